@@ -1,0 +1,51 @@
+# fastdeal: `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/fastdeal
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GOLANGCI_VERSION ?= v2.6.2
+TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/fastdeal
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fastdeal
+
+.PHONY: run
+run: ## Run on the embedded default (memory storage, :8080) with two demo drops
+	$(GO) run ./cmd/fastdeal serve --demo
+
+.PHONY: services
+services: ## Make sure MariaDB and Redis are up (start or install them)
+	@bash infra/local/ensure-services
+
+.PHONY: test
+test: services ## Run every test with -race (starts MariaDB and Redis if needed)
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+.PHONY: cover
+cover: services ## Run the tests with coverage and write coverage.html
+	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=coverage.out ./...
+	$(GO) tool cover -func=coverage.out | tail -n 1
+	$(GO) tool cover -html=coverage.out -o coverage.html
+
+.PHONY: bench
+bench: services ## Run the Go benchmarks (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: lint
+lint: ## go vet plus golangci-lint (built from the Go module proxy)
+	$(GO) vet ./...
+	@command -v golangci-lint >/dev/null 2>&1 || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	golangci-lint run ./...
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin coverage.out coverage.html

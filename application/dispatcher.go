@@ -1,0 +1,378 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fastdeal/fastdeal/domain/drop"
+	"github.com/fastdeal/fastdeal/domain/inventory"
+	"github.com/fastdeal/fastdeal/domain/issuance"
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// admissionKey is the idempotency key the dispatcher claims with, so that a
+// batch replayed after a crash finds the unit it already claimed instead of
+// taking a second one.
+const admissionKey = "line-admission"
+
+// DispatcherOptions tunes admission.
+type DispatcherOptions struct {
+	// Instance names this process in leases; unique per instance.
+	Instance string
+	// Tick is how often each drop is served (default 50ms).
+	Tick time.Duration
+	// LeaseTTL is how long a dead holder keeps a drop before another instance
+	// takes over (default 3s).
+	LeaseTTL time.Duration
+	// MaxBatch bounds the buyers admitted in one tick of one drop (default 2000).
+	MaxBatch int
+	// RefreshEvery is how often the list of queued drops is re-read (default 1s).
+	RefreshEvery time.Duration
+	// OnAdmitted observes each batch (metrics). May be nil.
+	OnAdmitted func(dropID string, n int)
+	// OnIssued is called once per new durable issuance. May be nil.
+	OnIssued func(dropID string)
+	// OnLease observes whether this instance holds a drop's lease. May be nil.
+	OnLease func(dropID string, held bool)
+}
+
+// Dispatcher drains every queued drop's line at the drop's admit rate, oldest
+// first, in batches. Exactly one instance admits a given drop at a time: the
+// one holding the drop's lease. In a general drop admission is issuance; in a
+// seated drop it grants a pass, and a pass that lapses frees its place for the
+// next buyer.
+type Dispatcher struct {
+	st    Stores
+	drops *DropCache
+	opt   DispatcherOptions
+	log   *zap.Logger
+
+	mu     sync.Mutex
+	states map[string]*dropState
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type dropState struct {
+	tokens  float64
+	last    time.Time
+	backoff time.Time
+	held    bool
+}
+
+// NewDispatcher returns a dispatcher; Start runs it.
+func NewDispatcher(st Stores, drops *DropCache, opt DispatcherOptions, log *zap.Logger) *Dispatcher {
+	if opt.Tick <= 0 {
+		opt.Tick = 50 * time.Millisecond
+	}
+	if opt.LeaseTTL <= 0 {
+		opt.LeaseTTL = 3 * time.Second
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 2000
+	}
+	if opt.RefreshEvery <= 0 {
+		opt.RefreshEvery = time.Second
+	}
+	if opt.Instance == "" {
+		opt.Instance = st.withDefaults().IDs.NewID()
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Dispatcher{st: st.withDefaults(), drops: drops, opt: opt, log: log, states: make(map[string]*dropState)}
+}
+
+// Start runs the dispatcher until Stop.
+func (d *Dispatcher) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel, d.done = cancel, make(chan struct{})
+	go d.run(ctx)
+}
+
+// Stop ends admission and gives up the leases this instance holds, so another
+// instance takes over at once instead of after the lease time.
+func (d *Dispatcher) Stop(ctx context.Context) {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, s := range d.states {
+		if s.held {
+			if err := d.st.Lease.Release(ctx, leaseName(id), d.opt.Instance); err != nil {
+				d.log.Warn("release lease", zap.String("drop", id), zap.Error(err))
+			}
+		}
+	}
+}
+
+func leaseName(dropID string) string { return "dispatch:" + dropID }
+
+func (d *Dispatcher) run(ctx context.Context) {
+	defer close(d.done)
+	t := time.NewTicker(d.opt.Tick)
+	defer t.Stop()
+	var ids []string
+	var listed time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(listed) >= d.opt.RefreshEvery {
+			if fresh, err := d.queuedDrops(ctx); err != nil {
+				d.log.Warn("list queued drops", zap.Error(err))
+			} else {
+				ids, listed = fresh, time.Now()
+			}
+		}
+		for _, id := range ids {
+			if ctx.Err() != nil {
+				return
+			}
+			d.Serve(ctx, id)
+		}
+	}
+}
+
+func (d *Dispatcher) queuedDrops(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ds, err := d.st.Drops.List(ctx, drop.Filter{Now: d.st.Clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, dr := range ds {
+		if dr.Queued() {
+			ids = append(ids, dr.ID())
+		}
+	}
+	return ids, nil
+}
+
+func (d *Dispatcher) state(id string) *dropState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.states[id]
+	if !ok {
+		s = &dropState{}
+		d.states[id] = s
+	}
+	return s
+}
+
+// Serve does one tick of admission for one drop: it takes or renews the
+// drop's lease, expires lapsed passes, and admits as many buyers as the rate
+// allows since the last tick. Exported so tests can drive admission step by step.
+func (d *Dispatcher) Serve(ctx context.Context, dropID string) {
+	s := d.state(dropID)
+	now := d.st.Clock.Now()
+	if now.Before(s.backoff) {
+		return
+	}
+	if err := d.serve(ctx, dropID, s, now); err != nil && ctx.Err() == nil {
+		s.backoff = now.Add(500 * time.Millisecond)
+		d.log.Warn("admission paused after an error; retrying", zap.String("drop", dropID), zap.Error(err))
+	}
+}
+
+func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	held, err := d.st.Lease.Acquire(ctx, leaseName(dropID), d.opt.Instance, d.opt.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	if held != s.held && d.opt.OnLease != nil {
+		d.opt.OnLease(dropID, held)
+	}
+	s.held = held
+	if !held {
+		s.last = time.Time{}
+		return nil
+	}
+	dr, err := d.drops.Get(ctx, dropID)
+	if err != nil {
+		return err
+	}
+	if dr.StatusAt(now) == drop.StatusClosed {
+		if closed, err := d.st.Line.Closed(ctx, dropID); err != nil || closed {
+			return err
+		}
+		return d.st.Line.Close(ctx, dropID)
+	}
+	if dr.Paused() || dr.StatusAt(now) != drop.StatusOpen {
+		s.last = time.Time{}
+		return nil
+	}
+	if dr.Seated() {
+		if err := d.expirePasses(ctx, dr, now); err != nil {
+			return err
+		}
+	}
+	// Token bucket: the rate accrues since the last tick, capped at half a
+	// second's worth so that a pause or a lost lease does not release a burst.
+	if s.last.IsZero() {
+		s.last = now.Add(-d.opt.Tick)
+	}
+	rate := float64(dr.AdmitRate())
+	s.tokens = min(s.tokens+now.Sub(s.last).Seconds()*rate, max(rate/2, 1))
+	s.last = now
+	n := min(int(s.tokens), d.opt.MaxBatch)
+	if n < 1 {
+		return nil
+	}
+	rem, err := d.st.Inventory.Remaining(ctx, dropID)
+	if err != nil {
+		return err
+	}
+	room := rem
+	if dr.Seated() {
+		active, err := d.st.Line.ActivePasses(ctx, dropID, now)
+		if err != nil {
+			return err
+		}
+		room -= active
+	}
+	if rem <= 0 {
+		if closed, err := d.st.Line.Closed(ctx, dropID); err != nil || closed {
+			return err
+		}
+		return d.st.Line.Close(ctx, dropID)
+	}
+	// Never admit more than can be served: with room capped this way every
+	// admitted buyer of a general drop gets a unit, so the batch cannot race
+	// itself and admission order stays the line's order.
+	n = int(min(int64(n), room))
+	if n < 1 {
+		return nil
+	}
+	users, err := d.st.Line.Peek(ctx, dropID, n)
+	if err != nil || len(users) == 0 {
+		return err
+	}
+	var admitted int
+	if dr.Seated() {
+		admitted, err = d.grantPasses(ctx, dr, users, now)
+	} else {
+		admitted, err = d.issue(ctx, dr, users, now)
+	}
+	s.tokens -= float64(admitted)
+	if admitted > 0 && d.opt.OnAdmitted != nil {
+		d.opt.OnAdmitted(dropID, admitted)
+	}
+	return err
+}
+
+func (d *Dispatcher) expirePasses(ctx context.Context, dr *drop.Drop, now time.Time) error {
+	lapsed, err := d.st.Line.Lapsed(ctx, dr.ID(), now, d.opt.MaxBatch)
+	if err != nil || len(lapsed) == 0 {
+		return err
+	}
+	for i := range lapsed {
+		lapsed[i].Status = waitline.Expired
+	}
+	return d.st.Line.Decide(ctx, dr.ID(), lapsed)
+}
+
+func (d *Dispatcher) grantPasses(ctx context.Context, dr *drop.Drop, users []string, now time.Time) (int, error) {
+	ds := make([]waitline.Decision, len(users))
+	for i, u := range users {
+		ds[i] = waitline.Decision{UserID: u, Status: waitline.Admitted,
+			Pass: waitline.Pass{Token: d.st.IDs.NewID(), ExpiresAt: now.Add(dr.PassTTL())}}
+	}
+	if err := d.st.Line.Decide(ctx, dr.ID(), ds); err != nil {
+		return 0, err
+	}
+	return len(ds), nil
+}
+
+// issue gives each buyer of the batch a unit, concurrently so that the
+// ledger's group commit batches them, and decides the buyers whose unit is
+// durable. Issue times rise by a microsecond per place so the ledger's issue
+// order is the line's order.
+func (d *Dispatcher) issue(ctx context.Context, dr *drop.Drop, users []string, now time.Time) (int, error) {
+	decisions := make([]waitline.Decision, len(users))
+	errs := make([]error, len(users))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for i, u := range users {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			decisions[i], errs[i] = d.issueOne(ctx, dr, u, now.Add(time.Duration(i)*time.Microsecond))
+		}()
+	}
+	wg.Wait()
+	// Decide only the leading run of successes: a buyer whose unit could not
+	// be made durable stays at the head and is served first next tick.
+	ok := 0
+	for ok < len(users) && errs[ok] == nil {
+		ok++
+	}
+	if ok > 0 {
+		if err := d.st.Line.Decide(ctx, dr.ID(), decisions[:ok]); err != nil {
+			return 0, err
+		}
+	}
+	if ok < len(users) {
+		return ok, errs[ok]
+	}
+	return ok, nil
+}
+
+func (d *Dispatcher) issueOne(ctx context.Context, dr *drop.Drop, user string, at time.Time) (waitline.Decision, error) {
+	cand := issuance.Issuance{ID: d.st.IDs.NewID(), DropID: dr.ID(), UserID: user, Code: d.st.IDs.NewCode(), IssuedAt: at}
+	res, err := d.st.Inventory.Claim(ctx, inventory.Request{Issuance: cand, Key: admissionKey, Limit: dr.PerUserLimit()})
+	if err != nil {
+		return waitline.Decision{}, err
+	}
+	dec := waitline.Decision{UserID: user, Status: waitline.Issued}
+	switch res.Outcome {
+	case inventory.Claimed:
+		if err := d.st.Ledger.Record(ctx, res.Issuance); err != nil {
+			rctx, cancel := detached(ctx, 2*time.Second)
+			defer cancel()
+			if rerr := d.st.Inventory.Release(rctx, res.Issuance, admissionKey); rerr != nil {
+				d.log.Error("release after failed persist", zap.String("drop", dr.ID()), zap.Error(rerr))
+			}
+			return waitline.Decision{}, err
+		}
+		if d.opt.OnIssued != nil {
+			d.opt.OnIssued(dr.ID())
+		}
+		dec.IssuanceID = res.Issuance.ID
+	case inventory.Duplicate:
+		// A replay after a crash: make sure the earlier unit is durable.
+		if err := d.st.Ledger.Record(ctx, res.Issuance); err != nil && !errors.Is(err, issuance.ErrDuplicate) {
+			return waitline.Decision{}, err
+		}
+		dec.IssuanceID = res.Issuance.ID
+	case inventory.LimitReached:
+		held, err := d.st.Inventory.Holdings(ctx, dr.ID(), user)
+		if err != nil {
+			return waitline.Decision{}, err
+		}
+		if len(held) > 0 {
+			dec.IssuanceID = held[0].ID
+		}
+	default:
+		dec.Status = waitline.SoldOut
+	}
+	return dec, nil
+}

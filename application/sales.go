@@ -1,0 +1,491 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fastdeal/fastdeal/domain/drop"
+	"github.com/fastdeal/fastdeal/domain/inventory"
+	"github.com/fastdeal/fastdeal/domain/issuance"
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// ClaimStatus is the business outcome of a claim. Only StatusIssued gives a unit.
+type ClaimStatus string
+
+// Claim outcomes; all but StatusIssued answer 409 and are not errors.
+const (
+	StatusIssued       ClaimStatus = "issued"
+	StatusSoldOut      ClaimStatus = "sold_out"
+	StatusSeatTaken    ClaimStatus = "seat_taken"
+	StatusLimitReached ClaimStatus = "limit_reached"
+)
+
+// ClaimInput is one buyer's request for a unit.
+type ClaimInput struct {
+	DropID string
+	UserID string
+	// Seat names the seat in a seated drop; empty for general drops.
+	Seat string
+	// Key is the Idempotency-Key, scoped to (drop, user); empty for none.
+	Key string
+}
+
+// ClaimResult answers a claim.
+type ClaimResult struct {
+	Status   ClaimStatus
+	Issuance issuance.Issuance
+	// Repeat is true when the issuance existed before this request (a retry
+	// with the same key, or a seat the buyer already holds).
+	Repeat bool
+}
+
+// LineView is a buyer's standing in a queued drop, ready to answer with.
+type LineView struct {
+	Status     waitline.Status
+	Position   int64
+	Ahead      int64
+	ETASeconds float64
+	Issuance   *issuance.Issuance
+	Pass       *waitline.Pass
+}
+
+// DropView is a drop with its live counters.
+type DropView struct {
+	Drop       *drop.Drop
+	Status     drop.Status
+	Remaining  int64
+	LineLength int64
+}
+
+// SeatView is one seat of a seated drop.
+type SeatView struct {
+	Label string
+	Taken bool
+}
+
+// SalesOptions tunes the facade.
+type SalesOptions struct {
+	// StoreTimeout bounds each request's storage work; past it the buyer gets
+	// ErrUnavailable and nothing is issued.
+	StoreTimeout time.Duration
+	// OnIssued is called once per new issuance after it is durable (the count
+	// syncer and metrics listen here). May be nil.
+	OnIssued func(dropID string)
+}
+
+// Sales is the facade buyers go through: claims, the waiting line, and reads.
+type Sales struct {
+	st       Stores
+	drops    *DropCache
+	recon    *Reconciler
+	opt      SalesOptions
+	log      *zap.Logger
+	inflight inflight
+}
+
+// NewSales returns the buyer facade.
+func NewSales(st Stores, drops *DropCache, recon *Reconciler, opt SalesOptions, log *zap.Logger) *Sales {
+	if opt.StoreTimeout <= 0 {
+		opt.StoreTimeout = 2 * time.Second
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Sales{st: st.withDefaults(), drops: drops, recon: recon, opt: opt, log: log,
+		inflight: inflight{calls: make(map[string]*call)}}
+}
+
+func (s *Sales) drop(ctx context.Context, id string) (*drop.Drop, error) {
+	if err := drop.CheckID(id); err != nil {
+		return nil, err
+	}
+	d, err := s.drops.Get(ctx, id)
+	if err != nil && !errors.Is(err, drop.ErrNotFound) {
+		return nil, unavailable("read drop", err)
+	}
+	return d, err
+}
+
+// Claim asks for one unit of a drop. Expected outcomes (sold out, seat taken,
+// limit reached) come back as a ClaimResult, never as an error. Errors:
+// drop.ErrInvalidID, drop.ErrNotFound, drop.ErrNotOpen, drop.ErrSeatRequired,
+// drop.ErrSeatNotAllowed, drop.ErrUnknownSeat, waitline.ErrNotAdmitted and
+// ErrUnavailable (nothing was issued). A claim answered StatusIssued with
+// Repeat false is durable.
+func (s *Sales) Claim(ctx context.Context, in ClaimInput) (ClaimResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	d, err := s.drop(ctx, in.DropID)
+	if err != nil {
+		return ClaimResult{}, err
+	}
+	now := s.st.Clock.Now()
+	if err := d.CheckSelling(now); err != nil {
+		return ClaimResult{}, err
+	}
+	if err := d.CheckSeat(in.Seat); err != nil {
+		return ClaimResult{}, err
+	}
+	if d.Queued() {
+		if err := s.checkPass(ctx, d, in.UserID, now); err != nil {
+			return ClaimResult{}, err
+		}
+	}
+	if in.Key == "" {
+		return s.claim(ctx, d, in, now)
+	}
+	// Concurrent retries with one key share the first attempt's answer, so a
+	// retry never races the original into a second unit or a false 503.
+	res, shared, err := s.inflight.do(in.DropID+"\x00"+in.UserID+"\x00"+in.Key, func() (ClaimResult, error) {
+		return s.claim(ctx, d, in, now)
+	})
+	if shared && err == nil {
+		res.Repeat = true
+	}
+	return res, err
+}
+
+func (s *Sales) checkPass(ctx context.Context, d *drop.Drop, userID string, now time.Time) error {
+	if !d.Seated() {
+		// In a general queued drop admission is issuance: nobody claims directly.
+		return waitline.ErrNotAdmitted
+	}
+	st, err := s.st.Line.Standing(ctx, d.ID(), userID)
+	if errors.Is(err, waitline.ErrNotInLine) {
+		return waitline.ErrNotAdmitted
+	}
+	if err != nil {
+		return unavailable("read line standing", err)
+	}
+	pass := st.Decision.Pass
+	if (st.Status != waitline.Admitted && st.Status != waitline.Issued) || pass.Token == "" || !now.Before(pass.ExpiresAt) {
+		return waitline.ErrNotAdmitted
+	}
+	return nil
+}
+
+func (s *Sales) claim(ctx context.Context, d *drop.Drop, in ClaimInput, now time.Time) (ClaimResult, error) {
+	cand := issuance.Issuance{
+		ID: s.st.IDs.NewID(), DropID: d.ID(), UserID: in.UserID, Seat: in.Seat,
+		Code: s.st.IDs.NewCode(), IssuedAt: now,
+	}
+	res, err := s.claimUnit(ctx, d, inventory.Request{Issuance: cand, Key: in.Key, Limit: d.PerUserLimit()})
+	if err != nil {
+		return ClaimResult{}, err
+	}
+	switch res.Outcome {
+	case inventory.Claimed:
+		if err := s.persist(ctx, res.Issuance, in.Key); err != nil {
+			if errors.Is(err, issuance.ErrDuplicate) {
+				// The ledger already holds another unit for this seat or slot
+				// (inventory lost it and was not yet reconciled): not ours.
+				if d.Seated() {
+					return ClaimResult{Status: StatusSeatTaken}, nil
+				}
+				return ClaimResult{Status: StatusLimitReached}, nil
+			}
+			return ClaimResult{}, err
+		}
+		if d.Queued() {
+			s.markIssued(ctx, d, res.Issuance)
+		}
+		return ClaimResult{Status: StatusIssued, Issuance: res.Issuance}, nil
+	case inventory.Duplicate:
+		// The earlier claim may still be committing, or its process may have
+		// died before committing: recording it again is idempotent and returns
+		// only once it is durable.
+		if err := s.st.Ledger.Record(ctx, res.Issuance); err != nil && !errors.Is(err, issuance.ErrDuplicate) {
+			return ClaimResult{}, unavailable("record issuance", err)
+		}
+		return ClaimResult{Status: StatusIssued, Issuance: res.Issuance, Repeat: true}, nil
+	case inventory.SoldOut:
+		return ClaimResult{Status: StatusSoldOut}, nil
+	case inventory.SeatTaken:
+		return ClaimResult{Status: StatusSeatTaken}, nil
+	case inventory.LimitReached:
+		return ClaimResult{Status: StatusLimitReached}, nil
+	}
+	return ClaimResult{}, errors.New("inventory returned an unknown outcome")
+}
+
+// claimUnit claims from the inventory, restoring the drop's inventory from the
+// ledger once if the inventory lost it (e.g. Redis restarted empty).
+func (s *Sales) claimUnit(ctx context.Context, d *drop.Drop, req inventory.Request) (inventory.Result, error) {
+	res, err := s.st.Inventory.Claim(ctx, req)
+	if errors.Is(err, inventory.ErrNotLoaded) && s.recon != nil {
+		if _, rerr := s.recon.Reconcile(ctx, d.ID()); rerr != nil {
+			return res, unavailable("restore inventory", rerr)
+		}
+		res, err = s.st.Inventory.Claim(ctx, req)
+	}
+	return res, unavailable("claim", err)
+}
+
+// persist makes a claimed unit durable, or gives it back and reports why.
+func (s *Sales) persist(ctx context.Context, iss issuance.Issuance, key string) error {
+	err := s.st.Ledger.Record(ctx, iss)
+	if err == nil {
+		if s.opt.OnIssued != nil {
+			s.opt.OnIssued(iss.DropID)
+		}
+		return nil
+	}
+	rctx, cancel := detached(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	if rerr := s.st.Inventory.Release(rctx, iss, key); rerr != nil {
+		// The reconciler finds the orphan holder record later and settles it.
+		s.log.Error("release after failed persist", zap.String("drop", iss.DropID),
+			zap.String("issuance", iss.ID), zap.Error(rerr))
+	}
+	if errors.Is(err, issuance.ErrDuplicate) {
+		return err
+	}
+	return unavailable("record issuance", err)
+}
+
+func (s *Sales) markIssued(ctx context.Context, d *drop.Drop, iss issuance.Issuance) {
+	st, err := s.st.Line.Standing(ctx, d.ID(), iss.UserID)
+	if err != nil {
+		s.log.Warn("read standing after claim", zap.String("drop", d.ID()), zap.Error(err))
+		return
+	}
+	dec := st.Decision
+	dec.UserID, dec.Status, dec.IssuanceID = iss.UserID, waitline.Issued, iss.ID
+	if err := s.st.Line.Decide(ctx, d.ID(), []waitline.Decision{dec}); err != nil {
+		s.log.Warn("mark issued in line", zap.String("drop", d.ID()), zap.Error(err))
+	}
+}
+
+// JoinLine puts the buyer in a queued drop's line, or reports the place or
+// decision they already have (created false). Errors: drop.ErrInvalidID,
+// drop.ErrNotFound, drop.ErrNotQueued, drop.ErrNotOpen (after the window),
+// ErrUnavailable.
+func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	d, err := s.drop(ctx, dropID)
+	if err != nil {
+		return LineView{}, false, err
+	}
+	if !d.Queued() {
+		return LineView{}, false, drop.ErrNotQueued
+	}
+	if d.StatusAt(s.st.Clock.Now()) == drop.StatusClosed {
+		return LineView{}, false, drop.ErrNotOpen
+	}
+	st, created, err := s.st.Line.Join(ctx, d.ID(), userID)
+	if err != nil {
+		return LineView{}, false, unavailable("join line", err)
+	}
+	v, err := s.view(ctx, d, userID, st)
+	return v, created, err
+}
+
+// LineStatus reports the buyer's standing. Errors: drop.ErrInvalidID,
+// drop.ErrNotFound, drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
+func (s *Sales) LineStatus(ctx context.Context, dropID, userID string) (LineView, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	d, err := s.drop(ctx, dropID)
+	if err != nil {
+		return LineView{}, err
+	}
+	if !d.Queued() {
+		return LineView{}, drop.ErrNotQueued
+	}
+	st, err := s.st.Line.Standing(ctx, d.ID(), userID)
+	if err != nil {
+		if errors.Is(err, waitline.ErrNotInLine) {
+			return LineView{}, err
+		}
+		return LineView{}, unavailable("read standing", err)
+	}
+	return s.view(ctx, d, userID, st)
+}
+
+// LeaveLine takes a waiting buyer out of the line. Errors: drop.ErrInvalidID,
+// drop.ErrNotFound, drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
+func (s *Sales) LeaveLine(ctx context.Context, dropID, userID string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	d, err := s.drop(ctx, dropID)
+	if err != nil {
+		return err
+	}
+	if !d.Queued() {
+		return drop.ErrNotQueued
+	}
+	if err := s.st.Line.Leave(ctx, d.ID(), userID); err != nil {
+		if errors.Is(err, waitline.ErrNotInLine) {
+			return err
+		}
+		return unavailable("leave line", err)
+	}
+	return nil
+}
+
+func (s *Sales) view(ctx context.Context, d *drop.Drop, userID string, st waitline.Standing) (LineView, error) {
+	v := LineView{Status: st.Status}
+	switch st.Status {
+	case waitline.Waiting:
+		v.Position, v.Ahead = st.Position, max(st.Position-1, 0)
+		v.ETASeconds = float64(st.Position) / float64(d.AdmitRate())
+	case waitline.Admitted:
+		pass := st.Decision.Pass
+		if !s.st.Clock.Now().Before(pass.ExpiresAt) {
+			v.Status = waitline.Expired
+		}
+		v.Pass = &pass
+	case waitline.Issued:
+		iss, err := s.issuanceOf(ctx, d.ID(), userID, st.Decision.IssuanceID)
+		if err != nil {
+			return LineView{}, err
+		}
+		v.Issuance = &iss
+	}
+	return v, nil
+}
+
+// issuanceOf finds the issuance a decision names, in the inventory first (one
+// round trip to the hot store) and the ledger second.
+func (s *Sales) issuanceOf(ctx context.Context, dropID, userID, id string) (issuance.Issuance, error) {
+	held, err := s.st.Inventory.Holdings(ctx, dropID, userID)
+	if err == nil {
+		for _, iss := range held {
+			if iss.ID == id || id == "" {
+				return iss, nil
+			}
+		}
+	}
+	iss, err := s.st.Ledger.Get(ctx, id)
+	if err != nil {
+		return issuance.Issuance{}, unavailable("read issuance", err)
+	}
+	return iss, nil
+}
+
+// MyIssuances lists what the buyer holds across drops. Errors: ErrUnavailable.
+func (s *Sales) MyIssuances(ctx context.Context, userID string) ([]issuance.Issuance, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	list, err := s.st.Ledger.ByUser(ctx, userID)
+	return list, unavailable("list issuances", err)
+}
+
+// Drop returns one drop with its live counters. Errors: drop.ErrInvalidID,
+// drop.ErrNotFound, ErrUnavailable.
+func (s *Sales) Drop(ctx context.Context, id string) (DropView, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	d, err := s.drop(ctx, id)
+	if err != nil {
+		return DropView{}, err
+	}
+	return s.dropView(ctx, d)
+}
+
+func (s *Sales) dropView(ctx context.Context, d *drop.Drop) (DropView, error) {
+	v := DropView{Drop: d, Status: d.StatusAt(s.st.Clock.Now())}
+	rem, err := s.st.Inventory.Remaining(ctx, d.ID())
+	if errors.Is(err, inventory.ErrNotLoaded) && s.recon != nil {
+		if _, err = s.recon.Reconcile(ctx, d.ID()); err == nil {
+			rem, err = s.st.Inventory.Remaining(ctx, d.ID())
+		}
+	}
+	if err != nil {
+		return DropView{}, unavailable("read remaining", err)
+	}
+	v.Remaining = rem
+	if d.Queued() {
+		if v.LineLength, err = s.st.Line.Length(ctx, d.ID()); err != nil {
+			return DropView{}, unavailable("read line length", err)
+		}
+	}
+	return v, nil
+}
+
+// ListDrops lists drops by region and status. Errors: ErrUnavailable.
+func (s *Sales) ListDrops(ctx context.Context, region string, status drop.Status) ([]DropView, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	ds, err := s.st.Drops.List(ctx, drop.Filter{Region: region, Status: status, Now: s.st.Clock.Now()})
+	if err != nil {
+		return nil, unavailable("list drops", err)
+	}
+	out := make([]DropView, 0, len(ds))
+	for _, d := range ds {
+		v, err := s.dropView(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Seats lists a seated drop's seats in label order, only the free ones when
+// availableOnly. Errors: drop.ErrInvalidID, drop.ErrNotFound,
+// drop.ErrSeatNotAllowed (general drop), ErrUnavailable.
+func (s *Sales) Seats(ctx context.Context, id string, availableOnly bool) ([]SeatView, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	defer cancel()
+	d, err := s.drop(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Seated() {
+		return nil, drop.ErrSeatNotAllowed
+	}
+	taken, err := s.st.Inventory.Taken(ctx, d.ID())
+	if err != nil {
+		return nil, unavailable("read seats", err)
+	}
+	labels := d.Seats()
+	sort.Strings(labels)
+	out := make([]SeatView, 0, len(labels))
+	for _, l := range labels {
+		if availableOnly && taken[l] {
+			continue
+		}
+		out = append(out, SeatView{Label: l, Taken: taken[l]})
+	}
+	return out, nil
+}
+
+// inflight lets concurrent claims with one idempotency key share one attempt.
+type inflight struct {
+	mu    sync.Mutex
+	calls map[string]*call
+}
+
+type call struct {
+	done chan struct{}
+	res  ClaimResult
+	err  error
+}
+
+func (f *inflight) do(key string, fn func() (ClaimResult, error)) (ClaimResult, bool, error) {
+	f.mu.Lock()
+	if c, ok := f.calls[key]; ok {
+		f.mu.Unlock()
+		<-c.done
+		return c.res, true, c.err
+	}
+	c := &call{done: make(chan struct{})}
+	f.calls[key] = c
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.calls, key)
+		f.mu.Unlock()
+		close(c.done)
+	}()
+	c.res, c.err = fn()
+	return c.res, false, c.err
+}
