@@ -1,0 +1,165 @@
+package drop
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func general() Params {
+	return Params{ID: "d1", Name: "Coupons", Kind: KindGeneral, Stock: 10}
+}
+
+func TestNewAppliesDefaults(t *testing.T) {
+	d, err := New(general())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PerUserLimit() != 1 || d.Admission() != AdmissionOpen || d.AdmitRate() != DefaultAdmitRate || d.PassTTL() != DefaultPassTTL {
+		t.Fatalf("defaults: limit %d admission %s rate %d ttl %s", d.PerUserLimit(), d.Admission(), d.AdmitRate(), d.PassTTL())
+	}
+	if d.Seated() || d.Queued() || d.Stock() != 10 {
+		t.Fatalf("kind/admission/stock wrong: %+v", d.Params())
+	}
+}
+
+func TestNewRejectsEachBrokenRule(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		field string
+		edit  func(*Params)
+	}{
+		{"id", func(p *Params) { p.ID = "" }},
+		{"id", func(p *Params) { p.ID = strings.Repeat("a", 65) }},
+		{"id", func(p *Params) { p.ID = "a b" }},
+		{"name", func(p *Params) { p.Name = "  " }},
+		{"name", func(p *Params) { p.Name = strings.Repeat("é", 201) }},
+		{"region", func(p *Params) { p.Region = strings.Repeat("r", 101) }},
+		{"venue", func(p *Params) { p.Venue = strings.Repeat("v", 101) }},
+		{"kind", func(p *Params) { p.Kind = "vip" }},
+		{"stock", func(p *Params) { p.Stock = 0 }},
+		{"stock", func(p *Params) { p.Stock = MaxStock + 1 }},
+		{"seats", func(p *Params) { p.Seats = []string{"A1"} }},
+		{"seats", func(p *Params) { p.Kind, p.Stock = KindSeated, 0 }},
+		{"seats", func(p *Params) { p.Kind, p.Stock, p.Seats = KindSeated, 0, []string{"A1", "A1"} }},
+		{"seats", func(p *Params) { p.Kind, p.Stock, p.Seats = KindSeated, 0, []string{"A 1"} }},
+		{"seats", func(p *Params) { p.Kind, p.Stock, p.Seats = KindSeated, 0, []string{strings.Repeat("x", 33)} }},
+		{"seats", func(p *Params) { p.Kind, p.Stock, p.Seats = KindSeated, 0, make([]string, MaxSeats+1) }},
+		{"stock", func(p *Params) { p.Kind, p.Stock, p.Seats = KindSeated, 5, []string{"A1"} }},
+		{"per_user_limit", func(p *Params) { p.PerUserLimit = -1 }},
+		{"per_user_limit", func(p *Params) { p.PerUserLimit = MaxPerUserLimit + 1 }},
+		{"admission", func(p *Params) { p.Admission = "lottery" }},
+		{"admit_rate", func(p *Params) { p.AdmitRate = -5 }},
+		{"admit_rate", func(p *Params) { p.AdmitRate = MaxAdmitRate + 1 }},
+		{"pass_ttl_seconds", func(p *Params) { p.PassTTL = time.Millisecond }},
+		{"closes_at", func(p *Params) { p.OpensAt, p.ClosesAt = now, now.Add(-time.Hour) }},
+	}
+	for _, c := range cases {
+		p := general()
+		c.edit(&p)
+		_, err := New(p)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: want a ValidationError, got %v", c.field, err)
+			continue
+		}
+		if ve.Field != c.field {
+			t.Errorf("want field %s, got %s (%v)", c.field, ve.Field, err)
+		}
+	}
+}
+
+func TestSeatedDrop(t *testing.T) {
+	d, err := New(Params{ID: "s", Name: "Concert", Kind: KindSeated, Seats: []string{"A-1", "A-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Stock() != 2 || !d.HasSeat("A-2") || d.HasSeat("B-1") {
+		t.Fatalf("stock %d, seats %v", d.Stock(), d.Seats())
+	}
+	for seat, want := range map[string]error{"": ErrSeatRequired, "Z-9": ErrUnknownSeat, "A-1": nil} {
+		if err := d.CheckSeat(seat); !errors.Is(err, want) {
+			t.Errorf("CheckSeat(%q) = %v, want %v", seat, err, want)
+		}
+	}
+	g, _ := New(general())
+	if err := g.CheckSeat("A-1"); !errors.Is(err, ErrSeatNotAllowed) {
+		t.Errorf("general drop with a seat: %v", err)
+	}
+	// A caller changing the returned slice must not change the drop.
+	s := d.Seats()
+	s[0] = "hacked"
+	if !d.HasSeat("A-1") || d.Seats()[0] != "A-1" {
+		t.Fatal("Seats leaked internal state")
+	}
+}
+
+func TestStatusAndSelling(t *testing.T) {
+	opens := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	p := general()
+	p.OpensAt, p.ClosesAt = opens, opens.Add(time.Hour)
+	d, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[time.Time]Status{
+		opens.Add(-time.Second): StatusUpcoming, opens: StatusOpen,
+		opens.Add(59 * time.Minute): StatusOpen, opens.Add(time.Hour): StatusClosed,
+	} {
+		if got := d.StatusAt(at); got != want {
+			t.Errorf("StatusAt(%s) = %s, want %s", at, got, want)
+		}
+	}
+	if err := d.CheckSelling(opens.Add(time.Minute)); err != nil {
+		t.Errorf("open drop not selling: %v", err)
+	}
+	d.SetPaused(true)
+	if err := d.CheckSelling(opens.Add(time.Minute)); !errors.Is(err, ErrNotOpen) {
+		t.Errorf("paused drop selling: %v", err)
+	}
+	if err := d.CheckSelling(opens.Add(-time.Minute)); !errors.Is(err, ErrNotOpen) {
+		t.Errorf("upcoming drop selling: %v", err)
+	}
+}
+
+func TestMutatorsValidate(t *testing.T) {
+	p := general()
+	p.OpensAt = time.Now()
+	d, _ := New(p)
+	if err := d.SetAdmitRate(0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("rate 0 accepted: %v", err)
+	}
+	if err := d.SetAdmitRate(500); err != nil || d.AdmitRate() != 500 {
+		t.Errorf("rate 500: %v %d", err, d.AdmitRate())
+	}
+	if err := d.SetClosesAt(p.OpensAt.Add(-time.Second)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("closes before opens accepted: %v", err)
+	}
+	if err := d.SetClosesAt(time.Time{}); err != nil || !d.ClosesAt().IsZero() {
+		t.Errorf("clearing closes_at: %v", err)
+	}
+}
+
+func TestParamsRoundTrip(t *testing.T) {
+	d, err := New(Params{ID: "s", Name: "Concert", Kind: KindSeated, Seats: []string{"A", "B"},
+		Admission: AdmissionQueued, AdmitRate: 7, PassTTL: time.Minute, PerUserLimit: 2, Region: "eu", Venue: "Hall"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(d.Params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.AdmitRate() != 7 || again.PassTTL() != time.Minute || again.PerUserLimit() != 2 || len(again.Seats()) != 2 || again.Region() != "eu" {
+		t.Fatalf("round trip lost values: %+v", again.Params())
+	}
+}
+
+func TestIDs(t *testing.T) {
+	for id, ok := range map[string]bool{"abc": true, "A_b-9": true, "": false, "a/b": false, strings.Repeat("x", 64): true, strings.Repeat("x", 65): false} {
+		if ValidID(id) != ok || (CheckID(id) == nil) != ok {
+			t.Errorf("ValidID(%q) != %v", id, ok)
+		}
+	}
+}
