@@ -89,7 +89,8 @@ func (c *Catalog) Update(ctx context.Context, id string, u Update) (*drop.Drop, 
 	return d, nil
 }
 
-// Get returns a drop with its live counters for admins (uncached).
+// Get reads a drop from the store, bypassing the cache, for admin reads
+// that must see the latest change.
 func (c *Catalog) Get(ctx context.Context, id string) (*drop.Drop, error) {
 	if err := drop.CheckID(id); err != nil {
 		return nil, err

@@ -301,28 +301,43 @@ func (d *Dispatcher) grantPasses(ctx context.Context, dr *drop.Drop, users []str
 	return len(ds), nil
 }
 
-// issue gives each buyer of the batch a unit, concurrently so that the
-// ledger's group commit batches them, and decides the buyers whose unit is
-// durable. Issue times rise by a microsecond per place so the ledger's issue
-// order is the line's order.
+// issue gives each buyer of the batch a unit and decides the buyers whose
+// unit is durable. Units are claimed one by one in line order, stopping at
+// the first failure, so a buyer never gets a unit before someone ahead of
+// them; the claimed units are then made durable concurrently, so that the
+// ledger's group commit writes the batch in a few transactions. Issue times
+// rise by a microsecond per place so the ledger's issue order is the line's.
 func (d *Dispatcher) issue(ctx context.Context, dr *drop.Drop, users []string, now time.Time) (int, error) {
-	decisions := make([]waitline.Decision, len(users))
-	errs := make([]error, len(users))
+	claims := make([]inventory.Result, 0, len(users))
+	var claimErr error
+	for i, u := range users {
+		cand := issuance.Issuance{ID: d.st.IDs.NewID(), DropID: dr.ID(), UserID: u, Code: d.st.IDs.NewCode(),
+			IssuedAt: now.Add(time.Duration(i) * time.Microsecond)}
+		res, err := d.st.Inventory.Claim(ctx, inventory.Request{Issuance: cand, Key: admissionKey, Limit: dr.PerUserLimit()})
+		if err != nil {
+			claimErr = err
+			break
+		}
+		res.Issuance.UserID = u
+		claims = append(claims, res)
+	}
+	decisions := make([]waitline.Decision, len(claims))
+	errs := make([]error, len(claims))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 256)
-	for i, u := range users {
+	for i, res := range claims {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			decisions[i], errs[i] = d.issueOne(ctx, dr, u, now.Add(time.Duration(i)*time.Microsecond))
+			decisions[i], errs[i] = d.settle(ctx, dr, res)
 		}()
 	}
 	wg.Wait()
 	// Decide only the leading run of successes: a buyer whose unit could not
 	// be made durable stays at the head and is served first next tick.
 	ok := 0
-	for ok < len(users) && errs[ok] == nil {
+	for ok < len(claims) && errs[ok] == nil {
 		ok++
 	}
 	if ok > 0 {
@@ -330,18 +345,15 @@ func (d *Dispatcher) issue(ctx context.Context, dr *drop.Drop, users []string, n
 			return 0, err
 		}
 	}
-	if ok < len(users) {
+	if ok < len(claims) {
 		return ok, errs[ok]
 	}
-	return ok, nil
+	return ok, claimErr
 }
 
-func (d *Dispatcher) issueOne(ctx context.Context, dr *drop.Drop, user string, at time.Time) (waitline.Decision, error) {
-	cand := issuance.Issuance{ID: d.st.IDs.NewID(), DropID: dr.ID(), UserID: user, Code: d.st.IDs.NewCode(), IssuedAt: at}
-	res, err := d.st.Inventory.Claim(ctx, inventory.Request{Issuance: cand, Key: admissionKey, Limit: dr.PerUserLimit()})
-	if err != nil {
-		return waitline.Decision{}, err
-	}
+// settle makes one admission claim durable and turns it into a decision.
+func (d *Dispatcher) settle(ctx context.Context, dr *drop.Drop, res inventory.Result) (waitline.Decision, error) {
+	user := res.Issuance.UserID
 	dec := waitline.Decision{UserID: user, Status: waitline.Issued}
 	switch res.Outcome {
 	case inventory.Claimed:

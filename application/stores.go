@@ -50,6 +50,7 @@ func unavailable(op string, err error) error {
 	}
 	if errors.Is(err, inventory.ErrUnavailable) || errors.Is(err, issuance.ErrUnavailable) ||
 		errors.Is(err, waitline.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled) ||
 		errors.Is(err, ErrUnavailable) {
 		return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 	}

@@ -80,10 +80,14 @@ type Inventory interface {
 	// Load makes the drop's stock (or seats) claimable. Loading a drop that is
 	// already loaded changes nothing.
 	Load(ctx context.Context, d *drop.Drop) error
-	// Claim atomically checks the per-user limit (first, so a holder never
-	// hears sold out), then the key, then the seat or stock, and records the
-	// holder. Returns ErrNotLoaded or ErrUnavailable (wrapped) on failure,
-	// in which case nothing was claimed.
+	// Claim atomically checks, in this order: a repeat (the same key, the
+	// same seat, or the same issuance id: Duplicate, so a retry gets its unit
+	// back even at the limit), the per-user limit (so a holder never hears
+	// sold out or seat taken), then the seat or the stock; and records the
+	// holder. N is the smallest number in 1..Limit the buyer does not hold,
+	// so the ledger's unique (drop, user, n) backs up the limit. Returns
+	// ErrNotLoaded or ErrUnavailable (wrapped) on failure, in which case
+	// nothing was claimed.
 	Claim(ctx context.Context, req Request) (Result, error)
 	// Release gives back a unit claimed by iss (with key, if one was used),
 	// because it could not be made durable. Returns ErrNotHeld if iss does not

@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fastdeal/fastdeal/application"
+	"github.com/fastdeal/fastdeal/domain/drop"
+)
+
+// HeaderIdempotencyKey scopes claim retries to one buyer and one drop.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+const maxIdempotencyKey = 128
+
+// Claim outcomes are answered from fixed bytes: they are the bulk of a
+// sold-out spike and must cost next to nothing.
+var outcomeBodies = map[application.ClaimStatus][]byte{
+	application.StatusSoldOut:      []byte(`{"status":"sold_out"}`),
+	application.StatusSeatTaken:    []byte(`{"status":"seat_taken"}`),
+	application.StatusLimitReached: []byte(`{"status":"limit_reached"}`),
+}
+
+// pathID returns the :id parameter, copied because the application keeps ids
+// (cache keys, in-flight maps, line entries) beyond the request.
+func pathID(c *fiber.Ctx) (string, error) {
+	id := c.Params("id")
+	if !drop.ValidID(id) {
+		return "", drop.ErrInvalidID
+	}
+	return strings.Clone(id), nil
+}
+
+func (s *Server) listDrops(c *fiber.Ctx) error {
+	status := drop.Status(c.Query("status"))
+	switch status {
+	case "", drop.StatusUpcoming, drop.StatusOpen, drop.StatusClosed:
+	default:
+		return badRequest(CodeInvalidQuery, "status", "status must be upcoming, open or closed")
+	}
+	region := c.Query("region")
+	if utf8.RuneCountInString(region) > drop.MaxPlaceLen {
+		return badRequest(CodeInvalidQuery, "region", "region is at most 100 characters")
+	}
+	views, err := s.sales.ListDrops(c.UserContext(), strings.Clone(region), drop.Status(strings.Clone(string(status))))
+	if err != nil {
+		return err
+	}
+	out := make([]DropJSON, len(views))
+	for i, v := range views {
+		out[i] = dropJSON(v)
+	}
+	return c.JSON(fiber.Map{"drops": out})
+}
+
+func (s *Server) getDrop(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.sales.Drop(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(dropJSON(v))
+}
+
+func (s *Server) seats(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	available := false
+	if q := c.Query("available"); q != "" {
+		if available, err = strconv.ParseBool(q); err != nil {
+			return badRequest(CodeInvalidQuery, "available", "available must be true or false")
+		}
+	}
+	views, err := s.sales.Seats(c.UserContext(), id, available)
+	if err != nil {
+		return err
+	}
+	out := make([]SeatJSON, len(views))
+	for i, v := range views {
+		out[i] = SeatJSON{Label: v.Label, Taken: v.Taken}
+	}
+	return c.JSON(fiber.Map{"seats": out})
+}
+
+func (s *Server) claim(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		s.metrics.claim("rejected")
+		return err
+	}
+	key := c.Get(HeaderIdempotencyKey)
+	if key != "" && !validHeaderToken(key, maxIdempotencyKey) {
+		s.metrics.claim("rejected")
+		return badRequest(CodeInvalidIdempotency, HeaderIdempotencyKey, "an Idempotency-Key is 1 to 128 printable ASCII characters")
+	}
+	var req claimRequest
+	if err := decodeJSON(c, &req, true); err != nil {
+		s.metrics.claim("rejected")
+		return err
+	}
+	res, err := s.sales.Claim(c.UserContext(), application.ClaimInput{
+		DropID: id, UserID: userOf(c), Seat: req.Seat, Key: strings.Clone(key),
+	})
+	if err != nil {
+		s.metrics.claimError(err)
+		return err
+	}
+	if res.Status != application.StatusIssued {
+		s.metrics.claim(string(res.Status))
+		c.Status(http.StatusConflict)
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(outcomeBodies[res.Status])
+	}
+	if res.Repeat {
+		s.metrics.claim("repeat")
+		c.Status(http.StatusOK)
+	} else {
+		s.metrics.claim("issued")
+		c.Status(http.StatusCreated)
+	}
+	return c.JSON(claimJSON{Status: string(application.StatusIssued), Issuance: issuanceJSON(res.Issuance)})
+}
+
+func (s *Server) joinLine(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := decodeJSON(c, &emptyRequest{}, true); err != nil {
+		return err
+	}
+	v, created, err := s.sales.JoinLine(c.UserContext(), id, userOf(c))
+	if err != nil {
+		s.metrics.join("error")
+		return err
+	}
+	switch {
+	case created:
+		s.metrics.join("new")
+		c.Status(http.StatusAccepted)
+	case v.Status == "waiting":
+		s.metrics.join("existing")
+	default:
+		s.metrics.join(string(v.Status))
+	}
+	return sendLine(c, v)
+}
+
+func (s *Server) lineStatus(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.sales.LineStatus(c.UserContext(), id, userOf(c))
+	if err != nil {
+		return err
+	}
+	return sendLine(c, v)
+}
+
+func sendLine(c *fiber.Ctx, v application.LineView) error {
+	if b, ok := lineBody(v); ok {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(b)
+	}
+	return c.JSON(lineView(v))
+}
+
+func (s *Server) leaveLine(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.sales.LeaveLine(c.UserContext(), id, userOf(c)); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (s *Server) myIssuances(c *fiber.Ctx) error {
+	list, err := s.sales.MyIssuances(c.UserContext(), userOf(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"issuances": issuancesJSON(list)})
+}

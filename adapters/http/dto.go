@@ -1,0 +1,252 @@
+package httpapi
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/fastdeal/fastdeal/application"
+	"github.com/fastdeal/fastdeal/domain/drop"
+	"github.com/fastdeal/fastdeal/domain/issuance"
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// DropJSON is a drop as API.md shows it. opens_at and closes_at are null when
+// the window has no start or no end; seats are listed by the seats route only.
+type DropJSON struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	Kind           string     `json:"kind"`
+	Region         string     `json:"region"`
+	Venue          string     `json:"venue"`
+	Stock          int        `json:"stock"`
+	Remaining      int64      `json:"remaining"`
+	Status         string     `json:"status"`
+	OpensAt        *time.Time `json:"opens_at"`
+	ClosesAt       *time.Time `json:"closes_at"`
+	PerUserLimit   int        `json:"per_user_limit"`
+	Admission      string     `json:"admission"`
+	AdmitRate      int        `json:"admit_rate"`
+	LineLength     int64      `json:"line_length"`
+	Paused         bool       `json:"paused"`
+	PassTTLSeconds int        `json:"pass_ttl_seconds"`
+	CreatedAt      time.Time  `json:"created_at"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func dropJSON(v application.DropView) DropJSON {
+	d := v.Drop
+	return DropJSON{
+		ID: d.ID(), Name: d.Name(), Kind: string(d.Kind()), Region: d.Region(), Venue: d.Venue(),
+		Stock: d.Stock(), Remaining: v.Remaining, Status: string(v.Status),
+		OpensAt: optTime(d.OpensAt()), ClosesAt: optTime(d.ClosesAt()),
+		PerUserLimit: d.PerUserLimit(), Admission: string(d.Admission()), AdmitRate: d.AdmitRate(),
+		LineLength: v.LineLength, Paused: d.Paused(), PassTTLSeconds: int(d.PassTTL() / time.Second),
+		CreatedAt: d.CreatedAt(),
+	}
+}
+
+// IssuanceJSON is a unit sold to a buyer; Seat is empty for general drops.
+type IssuanceJSON struct {
+	ID       string    `json:"id"`
+	DropID   string    `json:"drop_id"`
+	UserID   string    `json:"user_id"`
+	Seat     string    `json:"seat"`
+	Code     string    `json:"code"`
+	IssuedAt time.Time `json:"issued_at"`
+}
+
+func issuanceJSON(i issuance.Issuance) IssuanceJSON {
+	return IssuanceJSON{ID: i.ID, DropID: i.DropID, UserID: i.UserID, Seat: i.Seat, Code: i.Code, IssuedAt: i.IssuedAt}
+}
+
+func issuancesJSON(list []issuance.Issuance) []IssuanceJSON {
+	out := make([]IssuanceJSON, len(list))
+	for i, iss := range list {
+		out[i] = issuanceJSON(iss)
+	}
+	return out
+}
+
+// claimJSON answers a claim that issued (201 new, 200 repeat).
+type claimJSON struct {
+	Status   string       `json:"status"`
+	Issuance IssuanceJSON `json:"issuance"`
+}
+
+// PassJSON lets an admitted buyer claim a seat until ExpiresAt.
+type PassJSON struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// lineJSON is a buyer's standing: the waiting members only while waiting,
+// the pass only while admitted, the issuance only once issued.
+type lineJSON struct {
+	Status   string        `json:"status"`
+	Pass     *PassJSON     `json:"pass,omitempty"`
+	Issuance *IssuanceJSON `json:"issuance,omitempty"`
+}
+
+// lineBody renders a standing. Waiting, by far the most frequent answer on the
+// line's hot path, is written by hand to skip reflection.
+func lineBody(v application.LineView) ([]byte, bool) {
+	if v.Status != waitline.Waiting {
+		return nil, false
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, `{"status":"waiting","position":`...)
+	b = strconv.AppendInt(b, v.Position, 10)
+	b = append(b, `,"ahead":`...)
+	b = strconv.AppendInt(b, v.Ahead, 10)
+	b = append(b, `,"eta_seconds":`...)
+	eta := v.ETASeconds
+	if math.IsNaN(eta) || math.IsInf(eta, 0) || eta < 0 {
+		eta = 0
+	}
+	b = strconv.AppendFloat(b, math.Round(eta*1000)/1000, 'f', -1, 64)
+	return append(b, '}'), true
+}
+
+func lineView(v application.LineView) lineJSON {
+	out := lineJSON{Status: string(v.Status)}
+	if v.Status == waitline.Admitted && v.Pass != nil {
+		out.Pass = &PassJSON{Token: v.Pass.Token, ExpiresAt: v.Pass.ExpiresAt}
+	}
+	if v.Status == waitline.Issued && v.Issuance != nil {
+		iss := issuanceJSON(*v.Issuance)
+		out.Issuance = &iss
+	}
+	return out
+}
+
+// SeatJSON is one seat of a seated drop.
+type SeatJSON struct {
+	Label string `json:"label"`
+	Taken bool   `json:"taken"`
+}
+
+// StatsJSON is a drop's counters for operators.
+type StatsJSON struct {
+	Issued            int64 `json:"issued"`
+	Remaining         int64 `json:"remaining"`
+	LineLength        int64 `json:"line_length"`
+	Admitted          int64 `json:"admitted"`
+	Persisted         int64 `json:"persisted"`
+	PendingPersist    int64 `json:"pending_persist"`
+	IssuedCountSynced int64 `json:"issued_count_synced"`
+	AdmitRate         int   `json:"admit_rate"`
+	Paused            bool  `json:"paused"`
+}
+
+// createDropRequest is POST /v1/admin/drops. The rules here repeat the
+// domain's limits so that the answer names the member as the client spelled
+// it; drop.New checks them again, so they cannot drift into a hole.
+type createDropRequest struct {
+	ID             string   `json:"id" validate:"omitempty,dropid"`
+	Name           string   `json:"name" validate:"required,max=200"`
+	Kind           string   `json:"kind" validate:"required,oneof=general seated"`
+	Region         string   `json:"region" validate:"max=100"`
+	Venue          string   `json:"venue" validate:"max=100"`
+	Stock          *int     `json:"stock" validate:"omitempty,min=1,max=10000000"`
+	Seats          []string `json:"seats" validate:"omitempty,max=100000,unique,dive,seatlabel"`
+	PerUserLimit   *int     `json:"per_user_limit" validate:"omitempty,min=1,max=100"`
+	OpensAt        *string  `json:"opens_at"`
+	ClosesAt       *string  `json:"closes_at"`
+	Admission      string   `json:"admission" validate:"omitempty,oneof=open queued"`
+	AdmitRate      *int     `json:"admit_rate" validate:"omitempty,min=1,max=1000000"`
+	PassTTLSeconds *int     `json:"pass_ttl_seconds" validate:"omitempty,min=1,max=86400"`
+	Paused         bool     `json:"paused"`
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func (r createDropRequest) params() (drop.Params, error) {
+	opens, err := parseTime("opens_at", r.OpensAt)
+	if err != nil {
+		return drop.Params{}, err
+	}
+	closes, err := parseTime("closes_at", r.ClosesAt)
+	if err != nil {
+		return drop.Params{}, err
+	}
+	return drop.Params{
+		ID: r.ID, Name: r.Name, Kind: drop.Kind(r.Kind), Region: r.Region, Venue: r.Venue,
+		Stock: deref(r.Stock), Seats: r.Seats, OpensAt: opens, ClosesAt: closes,
+		PerUserLimit: deref(r.PerUserLimit), Admission: drop.Admission(r.Admission),
+		AdmitRate: deref(r.AdmitRate), PassTTL: time.Duration(deref(r.PassTTLSeconds)) * time.Second,
+		Paused: r.Paused,
+	}, nil
+}
+
+// patchDropRequest is PATCH /v1/admin/drops/{id}. closes_at is raw so that
+// an absent member (no change) differs from null (remove the end).
+type patchDropRequest struct {
+	AdmitRate *int            `json:"admit_rate" validate:"omitempty,min=1,max=1000000"`
+	Paused    *bool           `json:"paused"`
+	ClosesAt  jsonRawOptional `json:"closes_at"`
+}
+
+// jsonRawOptional records whether a member was present, and its raw value.
+type jsonRawOptional struct {
+	set bool
+	raw []byte
+}
+
+// UnmarshalJSON is called for a present member, null included.
+func (o *jsonRawOptional) UnmarshalJSON(b []byte) error {
+	o.set, o.raw = true, append([]byte(nil), b...)
+	return nil
+}
+
+func (r patchDropRequest) update() (application.Update, error) {
+	u := application.Update{AdmitRate: r.AdmitRate, Paused: r.Paused}
+	if r.ClosesAt.set {
+		var t time.Time
+		if string(r.ClosesAt.raw) != "null" {
+			s, ok := unquote(r.ClosesAt.raw)
+			if !ok {
+				return u, badRequest(CodeInvalidBody, "closes_at", "closes_at must be an RFC 3339 time or null")
+			}
+			var err error
+			if t, err = parseTime("closes_at", &s); err != nil {
+				return u, err
+			}
+		}
+		u.ClosesAt = &t
+	}
+	return u, nil
+}
+
+// unquote accepts a plain JSON string (times never need escapes).
+func unquote(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	s := string(b[1 : len(b)-1])
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' || s[i] == '"' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// claimRequest is POST /v1/drops/{id}/claims; an empty body claims a general unit.
+type claimRequest struct {
+	Seat string `json:"seat"`
+}
+
+// emptyRequest is the body of routes that take none but accept {}.
+type emptyRequest struct{}

@@ -1,0 +1,215 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fastdeal/fastdeal/domain/drop"
+	"github.com/fastdeal/fastdeal/domain/issuance"
+)
+
+// now is truncated to what DATETIME(6) keeps, so values compare equal after
+// a round trip.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func generalDrop(t testing.TB, stock, limit int) *drop.Drop {
+	t.Helper()
+	d, err := drop.New(drop.Params{
+		ID: uid("d"), Name: "Coupon rush", Kind: drop.KindGeneral, Region: "eu", Venue: "online",
+		Stock: stock, PerUserLimit: limit, CreatedAt: now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func seatedDrop(t testing.TB, seats ...string) *drop.Drop {
+	t.Helper()
+	d, err := drop.New(drop.Params{
+		ID: uid("s"), Name: "Concert", Kind: drop.KindSeated, Region: "kr", Venue: "Olympic Hall",
+		Seats: seats, OpensAt: now().Add(-time.Hour), ClosesAt: now().Add(time.Hour),
+		PerUserLimit: 2, Admission: drop.AdmissionQueued, AdmitRate: 250, PassTTL: 90 * time.Second, CreatedAt: now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDropsRoundTrip(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	for _, d := range []*drop.Drop{generalDrop(t, 1000, 3), seatedDrop(t, "A1", "A2", "B1")} {
+		if err := r.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Get(ctx, d.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Params(), d.Params()) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got.Params(), d.Params())
+		}
+	}
+}
+
+func TestDropsIDsAreCaseSensitive(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	lower := generalDrop(t, 1, 1)
+	p := lower.Params()
+	p.ID = "X" + p.ID
+	upper, err := drop.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ID = "x" + p.ID[1:]
+	lowerX, _ := drop.New(p)
+	if err := r.Create(ctx, upper); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Create(ctx, lowerX); err != nil {
+		t.Fatalf("ids differing only in case collided: %v", err)
+	}
+}
+
+func TestDropsList(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	region := uid("region")
+	base := now()
+	mk := func(name string, opens, closes time.Time, created time.Duration) *drop.Drop {
+		d, err := drop.New(drop.Params{ID: uid("l"), Name: name, Kind: drop.KindGeneral, Region: region, Stock: 5,
+			OpensAt: opens, ClosesAt: closes, CreatedAt: base.Add(created)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	open := mk("open", time.Time{}, time.Time{}, 2*time.Second)
+	upcoming := mk("upcoming", base.Add(time.Hour), time.Time{}, time.Second)
+	closed := mk("closed", base.Add(-2*time.Hour), base.Add(-time.Hour), 3*time.Second)
+	if err := r.Create(ctx, generalDrop(t, 1, 1)); err != nil { // another region
+		t.Fatal(err)
+	}
+
+	ids := func(ds []*drop.Drop) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.ID())
+		}
+		return out
+	}
+	all, err := r.List(ctx, drop.Filter{Region: region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{upcoming.ID(), open.ID(), closed.ID()}; !reflect.DeepEqual(ids(all), want) {
+		t.Fatalf("List(region) = %v, want oldest first %v", ids(all), want)
+	}
+	for status, want := range map[drop.Status]*drop.Drop{drop.StatusOpen: open, drop.StatusUpcoming: upcoming, drop.StatusClosed: closed} {
+		got, err := r.List(ctx, drop.Filter{Region: region, Status: status, Now: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ids(got), []string{want.ID()}) {
+			t.Errorf("List(%s) = %v, want [%s]", status, ids(got), want.ID())
+		}
+	}
+}
+
+func TestDropsUpdate(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	d := generalDrop(t, 10, 1)
+	if err := r.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Update(ctx, d.ID(), func(d *drop.Drop) error {
+		d.SetPaused(true)
+		return d.SetAdmitRate(777)
+	})
+	if err != nil || !got.Paused() || got.AdmitRate() != 777 {
+		t.Fatalf("Update = %v, %v", got, err)
+	}
+	stored, _ := r.Get(ctx, d.ID())
+	if !stored.Paused() || stored.AdmitRate() != 777 {
+		t.Fatalf("Update not stored: paused=%v rate=%d", stored.Paused(), stored.AdmitRate())
+	}
+
+	fnErr := fmt.Errorf("refused by fn")
+	if _, err := r.Update(ctx, d.ID(), func(d *drop.Drop) error { d.SetPaused(false); return fnErr }); err != fnErr {
+		t.Fatalf("Update with failing fn = %v, want fn's error unchanged", err)
+	}
+	if stored, _ := r.Get(ctx, d.ID()); !stored.Paused() {
+		t.Fatal("a failing fn's change was stored")
+	}
+	if _, err := r.Update(ctx, uid("missing"), func(*drop.Drop) error { return nil }); !errors.Is(err, drop.ErrNotFound) {
+		t.Fatalf("Update(missing) = %v", err)
+	}
+
+	// Read-modify-write from 20 goroutines: the row lock must keep every one.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Update(ctx, d.ID(), func(d *drop.Drop) error { return d.SetAdmitRate(d.AdmitRate() + 1) }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if stored, _ := r.Get(ctx, d.ID()); stored.AdmitRate() != 797 {
+		t.Fatalf("admit rate after 20 concurrent increments = %d, want 797", stored.AdmitRate())
+	}
+}
+
+func TestDropsIssuedCount(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	d := generalDrop(t, 10, 1)
+	if err := r.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.IssuedCount(ctx, d.ID()); err != nil || n != 0 {
+		t.Fatalf("IssuedCount of a new drop = %d, %v", n, err)
+	}
+	for _, n := range []int64{5, 5, 3} {
+		if err := r.SaveIssuedCount(ctx, d.ID(), n); err != nil {
+			t.Fatalf("SaveIssuedCount(%d): %v", n, err)
+		}
+		if got, err := r.IssuedCount(ctx, d.ID()); err != nil || got != n {
+			t.Fatalf("IssuedCount = %d, %v; want %d", got, err, n)
+		}
+	}
+	if err := r.SaveIssuedCount(ctx, uid("missing"), 1); !errors.Is(err, drop.ErrNotFound) {
+		t.Fatalf("SaveIssuedCount(missing) = %v", err)
+	}
+	if _, err := r.IssuedCount(ctx, uid("missing")); !errors.Is(err, drop.ErrNotFound) {
+		t.Fatalf("IssuedCount(missing) = %v", err)
+	}
+}
+
+func candidate(dropID, userID, seat string) issuance.Issuance {
+	return issuance.Issuance{ID: uid("i"), DropID: dropID, UserID: userID, Seat: seat, Code: "CODE123456", IssuedAt: now()}
+}
+
+func candidateN(dropID, userID, seat string, n int) issuance.Issuance {
+	iss := candidate(dropID, userID, seat)
+	iss.N = n
+	return iss
+}

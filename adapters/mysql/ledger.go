@@ -1,0 +1,513 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/fastdeal/fastdeal/domain/issuance"
+)
+
+// LedgerOptions tunes the group-commit writer. Zero fields take the defaults.
+type LedgerOptions struct {
+	// MaxBatch is the most issuances one transaction inserts (default 256).
+	// A batch costs one fsync whatever its size, so larger batches raise
+	// throughput; 256 rows keep the statement well under max_allowed_packet
+	// and the transaction's lock time short.
+	MaxBatch int
+	// MaxWait is how long the writer waits for a batch to fill after its first
+	// issuance arrives (default 2ms): the latency every claim pays so that,
+	// under load, many share one commit.
+	MaxWait time.Duration
+	// Timeout bounds how long Record waits (default 2s); the caller's context
+	// deadline, if earlier, bounds it instead. A Record whose issuance the
+	// writer had not yet taken by then returns ErrUnavailable and is never
+	// written. One already in the database waits for the outcome, which
+	// arrives by the deadline or at most Timeout/4 after it (a batch always
+	// gets that long), unless the caller's context ends first.
+	Timeout time.Duration
+	// QueueSize is how many issuances may wait for the writer (default
+	// 8*MaxBatch). Record blocks, within Timeout, when the queue is full.
+	QueueSize int
+	// Writers is how many batches may be in the database at once (default 2).
+	// With one, the next batch waits for the previous round trip even when
+	// it is full; with two, one batch collects while the other commits and
+	// InnoDB folds both commits into one log flush.
+	Writers int
+}
+
+func (o LedgerOptions) withDefaults() LedgerOptions {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 2 * time.Millisecond
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 8 * o.MaxBatch
+	}
+	if o.Writers <= 0 {
+		o.Writers = 2
+	}
+	return o
+}
+
+// BatchSizeBuckets are the upper bounds of LedgerStats.BatchSizes; the last
+// count holds every larger batch.
+var BatchSizeBuckets = [...]int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
+
+// LedgerStats is a snapshot of the writer's counters, for metrics.
+type LedgerStats struct {
+	// Batches counts committed transactions, Failed the ones that failed
+	// (every waiter of a failed batch got ErrUnavailable).
+	Batches, Failed uint64
+	// Written counts issuances in committed batches, including idempotent
+	// repeats and ones refused as duplicates.
+	Written uint64
+	// Abandoned counts Records that gave up before the writer took them.
+	Abandoned uint64
+	// BatchSizes counts committed batches by size: BatchSizes[i] those of at
+	// most BatchSizeBuckets[i] (and more than the previous bound); the last
+	// entry those larger than every bound.
+	BatchSizes [len(BatchSizeBuckets) + 1]uint64
+	// MaxBatchSize is the largest batch committed so far.
+	MaxBatchSize int
+	// Pending is how many Records are waiting for an answer right now.
+	Pending int
+}
+
+const (
+	reqPending int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+type ledgerReq struct {
+	iss      issuance.Issuance
+	queued   time.Time
+	deadline time.Time
+	state    atomic.Int32
+	done     chan error
+}
+
+// Ledger makes issuances durable in the issuances table through writer
+// goroutines that group concurrent Records into one multi-row INSERT, so
+// that N claims cost one commit instead of N. Safe for concurrent use; call
+// Close to flush and stop the writers.
+type Ledger struct {
+	db   *bun.DB
+	opts LedgerOptions
+
+	mu     sync.RWMutex // guards closed against sends on a closed queue
+	closed bool
+	queue  chan *ledgerReq
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	pending   atomic.Int64
+	batches   atomic.Uint64
+	failed    atomic.Uint64
+	written   atomic.Uint64
+	abandoned atomic.Uint64
+	maxBatch  atomic.Int64
+	sizes     [len(BatchSizeBuckets) + 1]atomic.Uint64
+}
+
+var _ issuance.Ledger = (*Ledger)(nil)
+
+// NewLedger starts the writer goroutines and returns the ledger. The schema
+// must be migrated; the server need not be up yet (Records fail with
+// ErrUnavailable until it is).
+func NewLedger(db *bun.DB, opts LedgerOptions) *Ledger {
+	opts = opts.withDefaults()
+	l := &Ledger{
+		db:    db,
+		opts:  opts,
+		queue: make(chan *ledgerReq, opts.QueueSize),
+		done:  make(chan struct{}),
+	}
+	for range opts.Writers {
+		l.wg.Go(l.run)
+	}
+	go func() {
+		l.wg.Wait()
+		close(l.done)
+	}()
+	return l
+}
+
+func unavailablef(format string, args ...any) error {
+	return fmt.Errorf("mysql: ledger: %w: "+format, append([]any{issuance.ErrUnavailable}, args...)...)
+}
+
+// Record queues iss for the next batch and returns once that batch has
+// committed: nil if iss is stored (now or by an earlier Record of the same
+// id), issuance.ErrDuplicate (wrapped) if a different issuance holds its
+// (drop, user, n) or (drop, seat), issuance.ErrUnavailable (wrapped) if the
+// batch failed or did not commit within the timeout. An error that is not
+// one of these means iss is malformed (an id or seat the schema cannot hold).
+func (l *Ledger) Record(ctx context.Context, iss issuance.Issuance) error {
+	if err := checkIssuance(iss); err != nil {
+		return fmt.Errorf("mysql: ledger.Record: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return unavailablef("not written: %w", err)
+	}
+	queued := time.Now()
+	deadline := queued.Add(l.opts.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	r := &ledgerReq{iss: iss, queued: queued, deadline: deadline, done: make(chan error, 1)}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return unavailablef("closed")
+	}
+	// Counted before the send: the writer may answer and uncount it first.
+	l.pending.Add(1)
+	select {
+	case l.queue <- r:
+	case <-timer.C:
+		l.mu.RUnlock()
+		l.pending.Add(-1)
+		return unavailablef("writer queue full for %s", l.opts.Timeout)
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		l.pending.Add(-1)
+		return unavailablef("%w", ctx.Err())
+	}
+	l.mu.RUnlock()
+
+	var cause error
+	select {
+	case err := <-r.done:
+		return err
+	case <-timer.C:
+		cause = context.DeadlineExceeded
+	case <-ctx.Done():
+		cause = ctx.Err()
+	}
+	if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+		l.abandoned.Add(1)
+		l.pending.Add(-1)
+		return unavailablef("not written: %w", cause)
+	}
+	// A writer owns r: its batch ends by r.deadline (plus at most
+	// Timeout/4), so the real outcome is close; only the caller leaving cuts
+	// the wait short.
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return unavailablef("outcome unknown: %w", ctx.Err())
+	}
+}
+
+// Close stops accepting Records, lets the writers commit what is queued,
+// and waits for them to exit or for ctx to end. Records after Close return
+// ErrUnavailable.
+func (l *Ledger) Close(ctx context.Context) error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.queue)
+	}
+	l.mu.Unlock()
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mysql: ledger.Close: writer still flushing: %w", ctx.Err())
+	}
+}
+
+// Stats returns the writer's counters.
+func (l *Ledger) Stats() LedgerStats {
+	s := LedgerStats{
+		Batches:      l.batches.Load(),
+		Failed:       l.failed.Load(),
+		Written:      l.written.Load(),
+		Abandoned:    l.abandoned.Load(),
+		MaxBatchSize: int(l.maxBatch.Load()),
+		Pending:      int(l.pending.Load()),
+	}
+	for i := range l.sizes {
+		s.BatchSizes[i] = l.sizes[i].Load()
+	}
+	return s
+}
+
+func (l *Ledger) run() {
+	batch := make([]*ledgerReq, 0, l.opts.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var lastFlush time.Time
+	for {
+		first, ok := <-l.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		open := true
+		if first.queued.Before(lastFlush) {
+			// A backlog that queued up during the previous commit has waited
+			// already: take what is queued now and commit at once.
+			open = l.drain(&batch)
+		} else {
+			open = l.collect(&batch, timer)
+		}
+		if done := l.flush(batch); !done.IsZero() {
+			lastFlush = done
+		}
+		clear(batch)
+		if !open {
+			// Close: the queue is closed and drained; nothing is left.
+			return
+		}
+	}
+}
+
+// collect adds requests to batch until it is full or MaxWait has passed;
+// it reports false once the queue is closed.
+func (l *Ledger) collect(batch *[]*ledgerReq, timer *time.Timer) bool {
+	timer.Reset(l.opts.MaxWait)
+	defer timer.Stop()
+	for len(*batch) < l.opts.MaxBatch {
+		select {
+		case r, ok := <-l.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, r)
+		case <-timer.C:
+			return true
+		}
+	}
+	return true
+}
+
+// drain adds what is queued right now, without waiting; it reports false
+// once the queue is closed.
+func (l *Ledger) drain(batch *[]*ledgerReq) bool {
+	for len(*batch) < l.opts.MaxBatch {
+		select {
+		case r, ok := <-l.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, r)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// flush writes the batch's live requests in one transaction and answers
+// each of them; it never returns before every taken request has its answer.
+// It returns when the database answered (zero if nothing was written): a
+// request queued before then waited through the commit, one queued after
+// was sent by a caller just answered.
+func (l *Ledger) flush(batch []*ledgerReq) time.Time {
+	live := batch[:0]
+	deadline := time.Time{}
+	for _, r := range batch {
+		if !r.state.CompareAndSwap(reqPending, reqTaken) {
+			continue // its Record gave up and already counted it
+		}
+		live = append(live, r)
+		if deadline.IsZero() || r.deadline.Before(deadline) {
+			deadline = r.deadline
+		}
+	}
+	if len(live) == 0 {
+		return time.Time{}
+	}
+	defer l.pending.Add(-int64(len(live)))
+
+	// The batch ends by its most pressed request's deadline, but gets at
+	// least minBatchWindow: one caller with a nearly spent context must not
+	// fail a batch for everyone else (that caller is freed by its context).
+	deadline = later(deadline, time.Now().Add(l.minBatchWindow()))
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	found, err := l.writeBatch(ctx, live)
+	answered := time.Now()
+	if err != nil {
+		l.failed.Add(1)
+		err = unavailablef("batch of %d: %w", len(live), err)
+		for _, r := range live {
+			r.done <- err
+		}
+		return answered
+	}
+	l.batches.Add(1)
+	l.written.Add(uint64(len(live)))
+	l.observe(len(live))
+	for _, r := range live {
+		r.done <- outcome(r.iss, found)
+	}
+	return answered
+}
+
+func (l *Ledger) minBatchWindow() time.Duration { return l.opts.Timeout / 4 }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (l *Ledger) observe(n int) {
+	for {
+		cur := l.maxBatch.Load()
+		if int64(n) <= cur || l.maxBatch.CompareAndSwap(cur, int64(n)) {
+			break
+		}
+	}
+	i, _ := slices.BinarySearch(BatchSizeBuckets[:], n)
+	l.sizes[i].Add(1)
+}
+
+// outcome says what the committed batch means for iss, given the rows now
+// stored under the batch's ids.
+func outcome(iss issuance.Issuance, found map[string]issuanceRow) error {
+	row, ok := found[iss.ID]
+	if !ok {
+		return fmt.Errorf("mysql: ledger: %s (drop %s, user %s, n %d, seat %q): %w",
+			iss.ID, iss.DropID, iss.UserID, iss.N, iss.Seat, issuance.ErrDuplicate)
+	}
+	if row.DropID != iss.DropID || row.UserID != iss.UserID || row.N != iss.N || row.Seat.String != iss.Seat {
+		return fmt.Errorf("mysql: ledger: id %s already names another issuance (drop %s, user %s, n %d): %w",
+			iss.ID, row.DropID, row.UserID, row.N, issuance.ErrDuplicate)
+	}
+	return nil
+}
+
+// writeBatch inserts the batch with one multi-row INSERT IGNORE and reads
+// back which ids are stored, in one transaction. Rows a unique key refused
+// are simply absent; the caller tells a repeat (same id) from a conflict.
+// A deadlock with another instance's writer is retried while time is left.
+func (l *Ledger) writeBatch(ctx context.Context, live []*ledgerReq) (map[string]issuanceRow, error) {
+	rows := make([]issuanceRow, 0, len(live))
+	seen := make(map[string]struct{}, len(live))
+	for _, r := range live {
+		if _, dup := seen[r.iss.ID]; dup {
+			continue
+		}
+		seen[r.iss.ID] = struct{}{}
+		rows = append(rows, issuanceToRow(r.iss))
+	}
+	// Rows in primary-key order make concurrent writers take locks in the
+	// same order, which keeps InnoDB deadlocks rare.
+	slices.SortFunc(rows, func(a, b issuanceRow) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	for {
+		found, err := l.tryBatch(ctx, rows, ids)
+		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+			return found, err
+		}
+	}
+}
+
+// tryBatch runs the multi-row INSERT IGNORE as its own (autocommitted)
+// transaction: one round trip and one commit for the whole batch. When every
+// row went in, the outcome is known without reading back; otherwise a read
+// after the commit tells repeats from conflicts, which is sound because
+// issuances are never deleted.
+func (l *Ledger) tryBatch(ctx context.Context, rows []issuanceRow, ids []string) (map[string]issuanceRow, error) {
+	res, err := l.db.NewInsert().Model(&rows).Ignore().Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]issuanceRow, len(rows))
+	if n, err := res.RowsAffected(); err == nil && n == int64(len(rows)) {
+		for _, r := range rows {
+			found[r.ID] = r
+		}
+		return found, nil
+	}
+	var got []issuanceRow
+	if err := l.db.NewSelect().Model(&got).Column("id", "drop_id", "user_id", "seat", "n").
+		Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	for _, g := range got {
+		found[g.ID] = g
+	}
+	return found, nil
+}
+
+// Get returns the issuance, issuance.ErrNotFound, or ErrUnavailable (wrapped).
+func (l *Ledger) Get(ctx context.Context, id string) (_ issuance.Issuance, err error) {
+	defer wrap(&err, "ledger.Get(%s)", id)
+	var row issuanceRow
+	if err := l.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return issuance.Issuance{}, issuance.ErrNotFound
+		}
+		return issuance.Issuance{}, translate(err, issuance.ErrUnavailable)
+	}
+	return row.toIssuance(), nil
+}
+
+// ByUser returns the user's issuances across drops, oldest first.
+func (l *Ledger) ByUser(ctx context.Context, userID string) (_ []issuance.Issuance, err error) {
+	defer wrap(&err, "ledger.ByUser(%s)", userID)
+	return l.list(ctx, "user_id = ?", userID)
+}
+
+// ByDrop returns every issuance of the drop, oldest first.
+func (l *Ledger) ByDrop(ctx context.Context, dropID string) (_ []issuance.Issuance, err error) {
+	defer wrap(&err, "ledger.ByDrop(%s)", dropID)
+	return l.list(ctx, "drop_id = ?", dropID)
+}
+
+func (l *Ledger) list(ctx context.Context, where string, arg string) ([]issuance.Issuance, error) {
+	var rows []issuanceRow
+	if err := l.db.NewSelect().Model(&rows).Where(where, arg).OrderExpr("issued_at ASC, id ASC").Scan(ctx); err != nil {
+		return nil, translate(err, issuance.ErrUnavailable)
+	}
+	out := make([]issuance.Issuance, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toIssuance()
+	}
+	return out, nil
+}
+
+// CountByDrop counts the drop's durable issuances with an index range scan;
+// dashboards read drops.issued_count instead under load.
+func (l *Ledger) CountByDrop(ctx context.Context, dropID string) (_ int64, err error) {
+	defer wrap(&err, "ledger.CountByDrop(%s)", dropID)
+	n, err := l.db.NewSelect().Model((*issuanceRow)(nil)).Where("drop_id = ?", dropID).Count(ctx)
+	if err != nil {
+		return 0, translate(err, issuance.ErrUnavailable)
+	}
+	return int64(n), nil
+}

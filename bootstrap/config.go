@@ -1,0 +1,133 @@
+// Package bootstrap wires fastdeal together with fx: configuration, logging,
+// the storage profile (embedded memory, or MySQL + Redis), the use cases, the
+// background workers and the HTTP listeners. It is the only package that
+// imports fx.
+package bootstrap
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Inventory strategies selectable with FASTDEAL_INVENTORY.
+const (
+	StrategyMemory    = "memory"
+	StrategyMySQL     = "mysql"
+	StrategyRedis     = "redis"
+	StrategyRedisLock = "redislock"
+)
+
+// Config is every setting, read from FASTDEAL_* environment variables. The
+// defaults let `fastdeal serve` start with no configuration at all.
+type Config struct {
+	HTTPAddr  string `env:"FASTDEAL_HTTP_ADDR" envDefault:":8080"`
+	AdminAddr string `env:"FASTDEAL_ADMIN_ADDR" envDefault:"127.0.0.1:6060"`
+	// AdminToken guards /v1/admin; empty makes a random one, logged once.
+	AdminToken string `env:"FASTDEAL_ADMIN_TOKEN"`
+	// JWTSecret verifies buyer tokens; empty accepts X-User-ID (embedded/dev only).
+	JWTSecret string `env:"FASTDEAL_JWT_SECRET"`
+
+	MySQLDSN       string   `env:"FASTDEAL_MYSQL_DSN"`
+	RedisAddr      string   `env:"FASTDEAL_REDIS_ADDR"`
+	RedisMaster    string   `env:"FASTDEAL_REDIS_MASTER"`
+	RedisSentinels []string `env:"FASTDEAL_REDIS_SENTINELS" envSeparator:","`
+	// Inventory picks the strategy; empty means redis with Redis, mysql with
+	// MySQL only, memory otherwise.
+	Inventory string `env:"FASTDEAL_INVENTORY"`
+
+	BodyLimit   int     `env:"FASTDEAL_BODY_LIMIT" envDefault:"4194304"`
+	RatePerUser float64 `env:"FASTDEAL_RATE_PER_USER" envDefault:"20"`
+	RateBurst   int     `env:"FASTDEAL_RATE_BURST" envDefault:"40"`
+
+	// StoreTimeout bounds a request's storage work; past it the buyer gets 503.
+	StoreTimeout time.Duration `env:"FASTDEAL_STORE_TIMEOUT" envDefault:"2s"`
+	SyncEvery    int           `env:"FASTDEAL_SYNC_EVERY" envDefault:"100"`
+	SyncInterval time.Duration `env:"FASTDEAL_SYNC_INTERVAL" envDefault:"1s"`
+	BatchMax     int           `env:"FASTDEAL_BATCH_MAX" envDefault:"256"`
+	BatchWait    time.Duration `env:"FASTDEAL_BATCH_WAIT" envDefault:"2ms"`
+	MySQLMaxOpen int           `env:"FASTDEAL_MYSQL_MAX_OPEN" envDefault:"32"`
+	LeaseTTL     time.Duration `env:"FASTDEAL_LEASE_TTL" envDefault:"3s"`
+
+	ShutdownTimeout time.Duration `env:"FASTDEAL_SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	InstanceID      string        `env:"FASTDEAL_INSTANCE_ID"`
+	LogLevel        string        `env:"FASTDEAL_LOG_LEVEL" envDefault:"info"`
+	// LogFormat is json (default, for machines) or console (for people).
+	LogFormat string `env:"FASTDEAL_LOG_FORMAT" envDefault:"json"`
+
+	// Demo creates two demo drops at start (set by `serve --demo`).
+	Demo bool `env:"FASTDEAL_DEMO"`
+	// generatedToken records that AdminToken was made up at start.
+	generatedToken bool
+}
+
+// LoadConfig reads the environment and fills in what is left empty.
+func LoadConfig() (Config, error) {
+	cfg, err := env.ParseAs[Config]()
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg.normalize()
+}
+
+func (c Config) normalize() (Config, error) {
+	if c.AdminToken == "" {
+		c.AdminToken = randomHex(16)
+		c.generatedToken = true
+	}
+	if c.InstanceID == "" {
+		host, _ := os.Hostname()
+		c.InstanceID = host + "-" + randomHex(4)
+	}
+	c.Inventory = strings.ToLower(strings.TrimSpace(c.Inventory))
+	if c.Inventory == "" {
+		switch {
+		case c.hasRedis():
+			c.Inventory = StrategyRedis
+		case c.MySQLDSN != "":
+			c.Inventory = StrategyMySQL
+		default:
+			c.Inventory = StrategyMemory
+		}
+	}
+	switch c.Inventory {
+	case StrategyMemory:
+	case StrategyMySQL:
+		if c.MySQLDSN == "" {
+			return c, fmt.Errorf("FASTDEAL_INVENTORY=mysql needs FASTDEAL_MYSQL_DSN")
+		}
+	case StrategyRedis:
+		if !c.hasRedis() {
+			return c, fmt.Errorf("FASTDEAL_INVENTORY=redis needs FASTDEAL_REDIS_ADDR (or FASTDEAL_REDIS_MASTER with FASTDEAL_REDIS_SENTINELS)")
+		}
+	case StrategyRedisLock:
+		if !c.hasRedis() || c.MySQLDSN == "" {
+			return c, fmt.Errorf("FASTDEAL_INVENTORY=redislock needs both FASTDEAL_REDIS_ADDR and FASTDEAL_MYSQL_DSN")
+		}
+	default:
+		return c, fmt.Errorf("FASTDEAL_INVENTORY=%q: want memory, mysql, redis or redislock", c.Inventory)
+	}
+	if c.RedisMaster != "" && len(c.RedisSentinels) == 0 {
+		return c, fmt.Errorf("FASTDEAL_REDIS_MASTER is set but FASTDEAL_REDIS_SENTINELS is empty")
+	}
+	if c.BodyLimit < 1024 {
+		return c, fmt.Errorf("FASTDEAL_BODY_LIMIT=%d: must be at least 1024 bytes", c.BodyLimit)
+	}
+	if c.RatePerUser <= 0 || c.RateBurst < 1 {
+		return c, fmt.Errorf("FASTDEAL_RATE_PER_USER and FASTDEAL_RATE_BURST must be positive")
+	}
+	return c, nil
+}
+
+func (c Config) hasRedis() bool { return c.RedisAddr != "" || c.RedisMaster != "" }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,56 @@
+package bootstrap
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the sale's own gauges and counters (HTTP request metrics live
+// in the HTTP adapter). They are fed through the use cases' callbacks, so the
+// application layer never imports Prometheus.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	Issued        *prometheus.CounterVec
+	Admitted      *prometheus.CounterVec
+	SyncerFlushes *prometheus.CounterVec
+	LeaseHeld     *prometheus.GaugeVec
+}
+
+// NewMetrics registers the sale metrics and the Go runtime collectors.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		Issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fastdeal_issued_total", Help: "Issuances made durable by this instance.",
+		}, []string{"drop"}),
+		Admitted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fastdeal_admitted_total", Help: "Buyers taken out of a waiting line by this instance's dispatcher.",
+		}, []string{"drop"}),
+		SyncerFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fastdeal_syncer_flushes_total", Help: "Issued-count writes by the count syncer, by result.",
+		}, []string{"result"}),
+		LeaseHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fastdeal_dispatch_lease_held", Help: "1 while this instance holds a drop's admission lease.",
+		}, []string{"drop"}),
+	}
+	reg.MustRegister(m.Issued, m.Admitted, m.SyncerFlushes, m.LeaseHeld,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) onFlush(_ string, err error) {
+	if err != nil {
+		m.SyncerFlushes.WithLabelValues("error").Inc()
+		return
+	}
+	m.SyncerFlushes.WithLabelValues("ok").Inc()
+}
+
+func (m *Metrics) onLease(dropID string, held bool) {
+	v := 0.0
+	if held {
+		v = 1
+	}
+	m.LeaseHeld.WithLabelValues(dropID).Set(v)
+}

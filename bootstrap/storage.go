@@ -1,0 +1,120 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/rueidis"
+	"github.com/uptrace/bun"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/fastdeal/fastdeal/adapters/memory"
+	"github.com/fastdeal/fastdeal/adapters/mysql"
+	"github.com/fastdeal/fastdeal/adapters/redis"
+	"github.com/fastdeal/fastdeal/domain/clock"
+	"github.com/fastdeal/fastdeal/domain/drop"
+	"github.com/fastdeal/fastdeal/domain/inventory"
+	"github.com/fastdeal/fastdeal/domain/issuance"
+	"github.com/fastdeal/fastdeal/domain/lease"
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// storageProfile picks the adapters for cfg: MySQL holds drops and the ledger
+// when a DSN is set, Redis holds the line and the leases when an address is
+// set, and the inventory follows FASTDEAL_INVENTORY. Whatever is not
+// configured stays in memory, so the zero configuration is the embedded
+// profile.
+func storageProfile(cfg Config) fx.Option {
+	opts := []fx.Option{fx.Provide(func() clock.Clock { return clock.System{} })}
+	if cfg.MySQLDSN != "" {
+		opts = append(opts, mysqlModule)
+	} else {
+		opts = append(opts, fx.Provide(
+			fx.Annotate(memory.NewDrops, fx.As(new(drop.Repository))),
+			fx.Annotate(memory.NewLedger, fx.As(new(issuance.Ledger))),
+		))
+	}
+	if cfg.hasRedis() {
+		opts = append(opts, redisModule)
+	} else {
+		opts = append(opts, fx.Provide(
+			fx.Annotate(memory.NewLine, fx.As(new(waitline.WaitingLine))),
+			fx.Annotate(memory.NewLease, fx.As(new(lease.Lease))),
+		))
+	}
+	switch cfg.Inventory {
+	case StrategyMySQL:
+		opts = append(opts, fx.Provide(func(db *bun.DB) inventory.Inventory { return mysql.NewInventory(db) }))
+	case StrategyRedis:
+		opts = append(opts, fx.Provide(func(c rueidis.Client) inventory.Inventory { return redis.NewInventory(c) }))
+	case StrategyRedisLock:
+		opts = append(opts, fx.Provide(func(c rueidis.Client, db *bun.DB) inventory.Inventory {
+			return redis.NewLockedInventory(c, mysql.NewInventory(db), redis.LockOptions{})
+		}))
+	default:
+		opts = append(opts, fx.Provide(func() inventory.Inventory { return memory.NewInventory() }))
+	}
+	return fx.Module("storage", opts...)
+}
+
+// mysqlModule opens the pool, refuses to start on a database that is down or
+// not migrated, and closes the ledger's writer (flushing it) at stop.
+var mysqlModule = fx.Module("mysql",
+	fx.Provide(
+		func(lc fx.Lifecycle, cfg Config) (*bun.DB, error) {
+			db, err := mysql.Open(cfg.MySQLDSN, mysql.PoolOptions{MaxOpenConns: cfg.MySQLMaxOpen})
+			if err != nil {
+				return nil, fmt.Errorf("FASTDEAL_MYSQL_DSN: %w", err)
+			}
+			lc.Append(fx.Hook{
+				OnStart: func(ctx context.Context) error {
+					if err := db.PingContext(ctx); err != nil {
+						return fmt.Errorf("MySQL at FASTDEAL_MYSQL_DSN does not answer: %w", err)
+					}
+					return mysql.CheckMigrated(ctx, db)
+				},
+				OnStop: func(context.Context) error { return db.Close() },
+			})
+			return db, nil
+		},
+		fx.Annotate(mysql.NewDrops, fx.As(new(drop.Repository))),
+		func(lc fx.Lifecycle, db *bun.DB, cfg Config, log *zap.Logger) issuance.Ledger {
+			l := mysql.NewLedger(db, mysql.LedgerOptions{MaxBatch: cfg.BatchMax, MaxWait: cfg.BatchWait, Timeout: cfg.StoreTimeout})
+			// Appended after the pool's hook, so it stops first: every queued
+			// issuance is committed before the pool closes.
+			lc.Append(fx.Hook{OnStop: func(ctx context.Context) error {
+				if err := l.Close(ctx); err != nil {
+					log.Error("flush ledger at stop", zap.Error(err))
+					return err
+				}
+				return nil
+			}})
+			return l
+		},
+		fx.Annotate(func(db *bun.DB) Check {
+			return Check{Name: "mysql", Ping: func(ctx context.Context) error { return db.PingContext(ctx) }}
+		}, fx.ResultTags(`group:"checks"`)),
+	),
+)
+
+// redisModule connects through Sentinel when a master name is set, else to
+// FASTDEAL_REDIS_ADDR; rueidis follows a Sentinel failover by itself.
+var redisModule = fx.Module("redis",
+	fx.Provide(
+		func(lc fx.Lifecycle, cfg Config) (rueidis.Client, error) {
+			c, err := redis.NewClient(redis.ClientOptions{Addr: cfg.RedisAddr, MasterName: cfg.RedisMaster,
+				SentinelAddrs: cfg.RedisSentinels, ClientName: "fastdeal-" + cfg.InstanceID})
+			if err != nil {
+				return nil, fmt.Errorf("redis (FASTDEAL_REDIS_ADDR / FASTDEAL_REDIS_MASTER): %w", err)
+			}
+			lc.Append(fx.Hook{OnStop: func(context.Context) error { c.Close(); return nil }})
+			return c, nil
+		},
+		fx.Annotate(redis.NewLine, fx.As(new(waitline.WaitingLine))),
+		fx.Annotate(redis.NewLease, fx.As(new(lease.Lease))),
+		fx.Annotate(func(c rueidis.Client) Check {
+			return Check{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, c) }}
+		}, fx.ResultTags(`group:"checks"`)),
+	),
+)

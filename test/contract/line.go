@@ -1,0 +1,561 @@
+package contract
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// RunLine checks a waitline.WaitingLine against the port's contract.
+// newLine is called once per subtest with that subtest's t; it may return a
+// fresh adapter or the same one every time (the subtests use fresh drops).
+func RunLine(t *testing.T, newLine func(t *testing.T) waitline.WaitingLine) {
+	t.Run("StrangerIsNotInLine", func(t *testing.T) { testLineStranger(t, newLine(t)) })
+	t.Run("JoinKeepsFirstPlace", func(t *testing.T) { testLineJoin(t, newLine(t)) })
+	t.Run("PeekLeavesTheLineAlone", func(t *testing.T) { testLinePeek(t, newLine(t)) })
+	t.Run("Decide", func(t *testing.T) { testLineDecide(t, newLine(t)) })
+	t.Run("DecideAgainOverwritesAndCountsOnce", func(t *testing.T) { testLineDecideAgain(t, newLine(t)) })
+	t.Run("Leave", func(t *testing.T) { testLineLeave(t, newLine(t)) })
+	t.Run("Passes", func(t *testing.T) { testLinePasses(t, newLine(t)) })
+	t.Run("RearmedPassCountsOnce", func(t *testing.T) { testLineRearm(t, newLine(t)) })
+	t.Run("Close", func(t *testing.T) { testLineClose(t, newLine(t)) })
+	t.Run("DropsAreIndependent", func(t *testing.T) { testLineIndependent(t, newLine(t)) })
+	t.Run("ConcurrentJoinsAreFIFO", func(t *testing.T) { testLineConcurrentJoin(t, newLine(t)) })
+	t.Run("PositionsNeverGoUp", func(t *testing.T) { testLineNeverUp(t, newLine(t)) })
+	t.Run("ConcurrentDecideCountsOnce", func(t *testing.T) { testLineConcurrentDecide(t, newLine(t)) })
+}
+
+type liner struct {
+	t    *testing.T
+	l    waitline.WaitingLine
+	drop string
+}
+
+func newLiner(t *testing.T, l waitline.WaitingLine) *liner {
+	return &liner{t: t, l: l, drop: newID("drop")}
+}
+
+func (x *liner) join(user string, wantCreated bool) waitline.Standing {
+	x.t.Helper()
+	st, created, err := x.l.Join(x.t.Context(), x.drop, user)
+	if err != nil {
+		x.t.Fatalf("Join(%s): %v", user, err)
+	}
+	if created != wantCreated {
+		x.t.Fatalf("Join(%s) created = %v, want %v", user, created, wantCreated)
+	}
+	return st
+}
+
+// joinAt joins and fails t unless the buyer waits at position pos.
+func (x *liner) joinAt(user string, wantCreated bool, pos int64) {
+	x.t.Helper()
+	st := x.join(user, wantCreated)
+	if st.Status != waitline.Waiting || st.Position != pos {
+		x.t.Fatalf("Join(%s) = %s at %d, want waiting at %d", user, st.Status, st.Position, pos)
+	}
+}
+
+func (x *liner) standing(user string) waitline.Standing {
+	x.t.Helper()
+	st, err := x.l.Standing(x.t.Context(), x.drop, user)
+	if err != nil {
+		x.t.Fatalf("Standing(%s): %v", user, err)
+	}
+	return st
+}
+
+func (x *liner) waitsAt(user string, pos int64) {
+	x.t.Helper()
+	st := x.standing(user)
+	if st.Status != waitline.Waiting || st.Position != pos {
+		x.t.Fatalf("Standing(%s) = %s at %d, want waiting at %d", user, st.Status, st.Position, pos)
+	}
+}
+
+func (x *liner) hasDecision(st waitline.Standing, want waitline.Decision) {
+	x.t.Helper()
+	got := st.Decision
+	if st.Status != want.Status || got.UserID != want.UserID || got.Status != want.Status ||
+		got.IssuanceID != want.IssuanceID || got.Pass.Token != want.Pass.Token ||
+		!got.Pass.ExpiresAt.Equal(want.Pass.ExpiresAt) {
+		x.t.Fatalf("standing = %+v, want decision %+v", st, want)
+	}
+}
+
+func (x *liner) notInLine(user string) {
+	x.t.Helper()
+	if _, err := x.l.Standing(x.t.Context(), x.drop, user); !errors.Is(err, waitline.ErrNotInLine) {
+		x.t.Fatalf("Standing(%s): err = %v, want ErrNotInLine", user, err)
+	}
+}
+
+func (x *liner) decide(ds ...waitline.Decision) {
+	x.t.Helper()
+	if err := x.l.Decide(x.t.Context(), x.drop, ds); err != nil {
+		x.t.Fatalf("Decide: %v", err)
+	}
+}
+
+func (x *liner) peek(n int, want ...string) {
+	x.t.Helper()
+	got, err := x.l.Peek(x.t.Context(), x.drop, n)
+	if err != nil {
+		x.t.Fatalf("Peek: %v", err)
+	}
+	if len(got) != len(want) || (len(want) > 0 && !slices.Equal(got, want)) {
+		x.t.Fatalf("Peek(%d) = %v, want %v", n, got, want)
+	}
+}
+
+func (x *liner) counts(length, admitted int64) {
+	x.t.Helper()
+	l, err := x.l.Length(x.t.Context(), x.drop)
+	if err != nil {
+		x.t.Fatalf("Length: %v", err)
+	}
+	a, err := x.l.Admitted(x.t.Context(), x.drop)
+	if err != nil {
+		x.t.Fatalf("Admitted: %v", err)
+	}
+	if l != length || a != admitted {
+		x.t.Fatalf("Length, Admitted = %d, %d; want %d, %d", l, a, length, admitted)
+	}
+}
+
+func (x *liner) active(now time.Time, want int64) {
+	x.t.Helper()
+	got, err := x.l.ActivePasses(x.t.Context(), x.drop, now)
+	if err != nil {
+		x.t.Fatalf("ActivePasses: %v", err)
+	}
+	if got != want {
+		x.t.Fatalf("ActivePasses at %v = %d, want %d", now, got, want)
+	}
+}
+
+func (x *liner) lapsed(now time.Time, n int) []waitline.Decision {
+	x.t.Helper()
+	got, err := x.l.Lapsed(x.t.Context(), x.drop, now, n)
+	if err != nil {
+		x.t.Fatalf("Lapsed: %v", err)
+	}
+	return got
+}
+
+func issued(user string) waitline.Decision {
+	return waitline.Decision{UserID: user, Status: waitline.Issued, IssuanceID: newID("iss")}
+}
+
+func admitted(user string, expires time.Time) waitline.Decision {
+	return waitline.Decision{
+		UserID: user, Status: waitline.Admitted,
+		Pass: waitline.Pass{Token: newID("pass"), ExpiresAt: expires},
+	}
+}
+
+func testLineStranger(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	x.notInLine(newID("user"))
+	x.counts(0, 0)
+	x.peek(5)
+	x.joinAt(newID("user"), true, 1)
+	x.notInLine(newID("user"))
+	if err := l.Leave(t.Context(), x.drop, newID("user")); !errors.Is(err, waitline.ErrNotInLine) {
+		t.Fatalf("Leave of a stranger: err = %v, want ErrNotInLine", err)
+	}
+}
+
+func testLineJoin(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	u := users(3)
+	x.joinAt(u[0], true, 1)
+	x.joinAt(u[1], true, 2)
+	x.joinAt(u[2], true, 3)
+	x.joinAt(u[0], false, 1)
+	x.joinAt(u[2], false, 3)
+	x.waitsAt(u[1], 2)
+	x.counts(3, 0)
+}
+
+func testLinePeek(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	u := users(3)
+	for i, v := range u {
+		x.joinAt(v, true, int64(i+1))
+	}
+	x.peek(2, u[0], u[1])
+	x.peek(2, u[0], u[1])
+	x.peek(10, u...)
+	x.counts(3, 0)
+	x.waitsAt(u[0], 1)
+}
+
+func testLineDecide(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	u := users(4)
+	for i, v := range u {
+		x.joinAt(v, true, int64(i+1))
+	}
+	d0 := issued(u[0])
+	x.decide(d0)
+	x.hasDecision(x.standing(u[0]), d0)
+	x.waitsAt(u[1], 1)
+	x.waitsAt(u[3], 3)
+	x.counts(3, 1)
+	x.peek(10, u[1], u[2], u[3])
+
+	// A decided buyer who joins again hears the decision and is not queued.
+	x.hasDecision(x.join(u[0], false), d0)
+	x.counts(3, 1)
+
+	// Decisions need not take the head: the line closes up behind them.
+	d2 := waitline.Decision{UserID: u[2], Status: waitline.SoldOut}
+	d1 := issued(u[1])
+	x.decide(d2, d1)
+	x.hasDecision(x.standing(u[1]), d1)
+	x.hasDecision(x.standing(u[2]), d2)
+	x.waitsAt(u[3], 1)
+	x.counts(1, 3)
+}
+
+func testLineDecideAgain(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	u := users(2)
+	x.joinAt(u[0], true, 1)
+	x.joinAt(u[1], true, 2)
+	x.decide(issued(u[0]))
+	d := waitline.Decision{UserID: u[0], Status: waitline.SoldOut}
+	x.decide(d)
+	x.hasDecision(x.standing(u[0]), d)
+	x.counts(1, 1)
+	// The same buyer twice in one batch is still one buyer taken out.
+	last := issued(u[1])
+	x.decide(issued(u[1]), last)
+	x.hasDecision(x.standing(u[1]), last)
+	x.counts(0, 2)
+}
+
+func testLineLeave(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	u := users(3)
+	for i, v := range u {
+		x.joinAt(v, true, int64(i+1))
+	}
+	if err := l.Leave(t.Context(), x.drop, u[1]); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	x.notInLine(u[1])
+	x.waitsAt(u[2], 2)
+	x.counts(2, 0)
+	x.peek(10, u[0], u[2])
+	if err := l.Leave(t.Context(), x.drop, u[1]); !errors.Is(err, waitline.ErrNotInLine) {
+		t.Fatalf("second Leave: err = %v, want ErrNotInLine", err)
+	}
+	// Coming back means the back of the line.
+	x.joinAt(u[1], true, 3)
+	x.decide(issued(u[0]))
+	if err := l.Leave(t.Context(), x.drop, u[0]); !errors.Is(err, waitline.ErrNotInLine) {
+		t.Fatalf("Leave of a decided buyer: err = %v, want ErrNotInLine", err)
+	}
+	x.counts(2, 1)
+}
+
+func testLinePasses(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	now := baseTime()
+	u := users(3)
+	for i, v := range u {
+		x.joinAt(v, true, int64(i+1))
+	}
+	a := admitted(u[0], now.Add(time.Minute))
+	b := admitted(u[1], now.Add(2*time.Minute))
+	x.decide(a, b)
+	x.hasDecision(x.standing(u[0]), a)
+	x.counts(1, 2)
+	x.active(now, 2)
+	if got := x.lapsed(now, 10); len(got) != 0 {
+		t.Fatalf("Lapsed before any expiry = %v, want none", got)
+	}
+
+	mid := now.Add(90 * time.Second)
+	x.active(mid, 1)
+	got := x.lapsed(mid, 10)
+	if len(got) != 1 || got[0].UserID != u[0] || got[0].Pass.Token != a.Pass.Token {
+		t.Fatalf("Lapsed between the expiries = %+v, want %s's pass", got, u[0])
+	}
+
+	late := now.Add(3 * time.Minute)
+	x.active(late, 0)
+	if got := x.lapsed(late, 1); len(got) != 1 {
+		t.Fatalf("Lapsed(n=1) returned %d passes", len(got))
+	}
+	got = x.lapsed(late, 10)
+	if len(got) != 2 || !slices.ContainsFunc(got, func(d waitline.Decision) bool { return d.UserID == u[1] }) {
+		t.Fatalf("Lapsed after both expiries = %+v, want both passes", got)
+	}
+
+	// Lapsed only reports: the dispatcher's Expired decision disarms.
+	expired := a
+	expired.Status = waitline.Expired
+	x.decide(expired)
+	x.hasDecision(x.standing(u[0]), expired)
+	got = x.lapsed(late, 10)
+	if len(got) != 1 || got[0].UserID != u[1] {
+		t.Fatalf("Lapsed after expiring %s = %+v, want only %s", u[0], got, u[1])
+	}
+	x.active(now, 1)
+
+	// Claiming a seat (Issued) disarms too.
+	x.decide(issued(u[1]))
+	x.active(now, 0)
+	if got := x.lapsed(late, 10); len(got) != 0 {
+		t.Fatalf("Lapsed after every pass was disarmed = %+v", got)
+	}
+	x.counts(1, 2)
+}
+
+func testLineRearm(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	now := baseTime()
+	u := newID("user")
+	x.joinAt(u, true, 1)
+	x.decide(admitted(u, now.Add(time.Minute)))
+	later := admitted(u, now.Add(5*time.Minute))
+	x.decide(later)
+	x.active(now, 1)
+	if got := x.lapsed(now.Add(2*time.Minute), 10); len(got) != 0 {
+		t.Fatalf("Lapsed before the renewed pass expires = %+v", got)
+	}
+	got := x.lapsed(now.Add(6*time.Minute), 10)
+	if len(got) != 1 || got[0].Pass.Token != later.Pass.Token {
+		t.Fatalf("Lapsed after the renewed pass expires = %+v, want the renewed pass", got)
+	}
+	x.counts(0, 1)
+}
+
+func testLineClose(t *testing.T, l waitline.WaitingLine) {
+	x := newLiner(t, l)
+	u := users(3)
+	for i, v := range u {
+		x.joinAt(v, true, int64(i+1))
+	}
+	d := issued(u[0])
+	x.decide(d)
+	if closed, err := l.Closed(t.Context(), x.drop); err != nil || closed {
+		t.Fatalf("Closed before Close = %v, %v", closed, err)
+	}
+	if err := l.Close(t.Context(), x.drop); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if closed, err := l.Closed(t.Context(), x.drop); err != nil || !closed {
+		t.Fatalf("Closed after Close = %v, %v", closed, err)
+	}
+	if st := x.standing(u[1]); st.Status != waitline.SoldOut {
+		t.Fatalf("waiting buyer after Close stands %s, want sold_out", st.Status)
+	}
+	if st := x.join(u[2], false); st.Status != waitline.SoldOut {
+		t.Fatalf("waiting buyer joining after Close stands %s, want sold_out", st.Status)
+	}
+	if st := x.join(newID("user"), false); st.Status != waitline.SoldOut {
+		t.Fatalf("newcomer after Close stands %s, want sold_out", st.Status)
+	}
+	x.hasDecision(x.standing(u[0]), d)
+	x.hasDecision(x.join(u[0], false), d)
+	if n, err := l.Admitted(t.Context(), x.drop); err != nil || n != 1 {
+		t.Fatalf("Admitted after Close = %d, %v; want 1", n, err)
+	}
+}
+
+func testLineIndependent(t *testing.T, l waitline.WaitingLine) {
+	x, y := newLiner(t, l), newLiner(t, l)
+	u := users(2)
+	x.joinAt(u[0], true, 1)
+	y.joinAt(u[1], true, 1)
+	y.joinAt(u[0], true, 2)
+	x.decide(issued(u[0]))
+	y.waitsAt(u[0], 2)
+	if err := l.Close(t.Context(), x.drop); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if closed, err := l.Closed(t.Context(), y.drop); err != nil || closed {
+		t.Fatalf("other drop Closed = %v, %v", closed, err)
+	}
+	y.joinAt(newID("user"), true, 3)
+	x.counts(0, 1)
+	y.counts(3, 0)
+}
+
+func testLineConcurrentJoin(t *testing.T, l waitline.WaitingLine) {
+	const joiners, each = 20, 25
+	x := newLiner(t, l)
+	us := make([][]string, joiners)
+	pos := make([][]int64, joiners)
+	for i := range us {
+		us[i] = users(each)
+		pos[i] = make([]int64, each)
+	}
+	// Each joiner joins its buyers in order, and joins each one twice, so
+	// duplicate joins race with other buyers' first joins.
+	inParallel(joiners, func(i int) {
+		for j, u := range us[i] {
+			st, created, err := l.Join(t.Context(), x.drop, u)
+			if err != nil || !created || st.Status != waitline.Waiting {
+				t.Errorf("Join(%s) = %+v, %v, %v; want a new place", u, st, created, err)
+				return
+			}
+			again, created, err := l.Join(t.Context(), x.drop, u)
+			if err != nil || created || again.Position != st.Position {
+				t.Errorf("Join(%s) again = %+v, %v, %v; want the place %d kept", u, again, created, err, st.Position)
+				return
+			}
+			pos[i][j] = st.Position
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	line, err := l.Peek(t.Context(), x.drop, joiners*each)
+	if err != nil {
+		t.Fatalf("Peek: %v", err)
+	}
+	if len(line) != joiners*each {
+		t.Fatalf("Peek returned %d buyers, want %d", len(line), joiners*each)
+	}
+	at := make(map[string]int64, len(line))
+	for i, u := range line {
+		at[u] = int64(i + 1)
+	}
+	for i := range us {
+		for j, u := range us[i] {
+			if at[u] != pos[i][j] {
+				t.Fatalf("Join gave %s place %d, the line has them at %d", u, pos[i][j], at[u])
+			}
+			if j > 0 && pos[i][j] <= pos[i][j-1] {
+				t.Fatalf("%s joined after %s but stands before them", u, us[i][j-1])
+			}
+		}
+	}
+	x.waitsAt(line[len(line)-1], int64(len(line)))
+	x.counts(joiners*each, 0)
+}
+
+func testLineNeverUp(t *testing.T, l waitline.WaitingLine) {
+	const pollers, each, batch = 8, 40, 7
+	x := newLiner(t, l)
+	us := make([][]string, pollers)
+	for i := range us {
+		us[i] = users(each)
+	}
+	for j := range each {
+		for i := range pollers {
+			x.join(us[i][j], true)
+		}
+	}
+	// done tells pollers that every buyer is decided or the dispatcher gave
+	// up, so a buyer still waiting after that is a failure, not a wait.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		for {
+			head, err := l.Peek(t.Context(), x.drop, batch)
+			if err != nil {
+				t.Errorf("Peek: %v", err)
+				return
+			}
+			if len(head) == 0 {
+				return
+			}
+			ds := make([]waitline.Decision, len(head))
+			for i, u := range head {
+				ds[i] = issued(u)
+			}
+			if err := l.Decide(t.Context(), x.drop, ds); err != nil {
+				t.Errorf("Decide: %v", err)
+				return
+			}
+		}
+	})
+	inParallel(pollers, func(i int) {
+		last := make([]int64, each)
+		for j := range last {
+			last[j] = 1 << 62
+		}
+		for left := each; left > 0; {
+			left = 0
+			var final bool
+			select {
+			case <-done:
+				final = true
+			default:
+			}
+			for j, u := range us[i] {
+				if last[j] == 0 {
+					continue
+				}
+				var st waitline.Standing
+				var err error
+				if j%3 == 0 {
+					st, _, err = l.Join(t.Context(), x.drop, u)
+				} else {
+					st, err = l.Standing(t.Context(), x.drop, u)
+				}
+				switch {
+				case err != nil:
+					t.Errorf("Standing(%s): %v", u, err)
+					return
+				case st.Status == waitline.Issued:
+					last[j] = 0
+				case st.Status != waitline.Waiting:
+					t.Errorf("%s stands %s, want waiting or issued", u, st.Status)
+					return
+				case st.Position > last[j] || st.Position < 1:
+					t.Errorf("%s moved from %d to %d", u, last[j], st.Position)
+					return
+				default:
+					last[j] = st.Position
+					left++
+				}
+			}
+			if final && left > 0 {
+				t.Errorf("%d buyers still wait after the dispatcher stopped", left)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	x.counts(0, pollers*each)
+}
+
+func testLineConcurrentDecide(t *testing.T, l waitline.WaitingLine) {
+	const buyers, dispatchers, batch = 200, 4, 10
+	x := newLiner(t, l)
+	u := users(buyers)
+	for _, v := range u {
+		x.join(v, true)
+	}
+	// Every dispatcher decides every buyer, as rivals replaying one batch would.
+	inParallel(dispatchers, func(int) {
+		for i := 0; i < buyers; i += batch {
+			ds := make([]waitline.Decision, 0, batch)
+			for _, v := range u[i : i+batch] {
+				ds = append(ds, issued(v))
+			}
+			if err := l.Decide(t.Context(), x.drop, ds); err != nil {
+				t.Errorf("Decide: %v", err)
+				return
+			}
+		}
+	})
+	x.counts(0, buyers)
+	for _, v := range u {
+		if st := x.standing(v); st.Status != waitline.Issued {
+			t.Fatalf("%s stands %s, want issued", v, st.Status)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeEmbed starts a fake server per call, planting an oversell for the
+// strategies named in broken, and records the strategies it was asked for.
+func fakeEmbed(t *testing.T, broken map[string]bool, asked *[]string) EmbedFunc {
+	return func(_ context.Context, strategy string) (string, string, func(context.Context) error, error) {
+		*asked = append(*asked, strategy)
+		f := &fakeServer{token: "tok-" + strategy, drops: map[string]*fakeDrop{}, oversell: broken[strategy]}
+		srv := httptest.NewServer(f.handler())
+		t.Cleanup(srv.Close)
+		return srv.URL, f.token, func(context.Context) error { srv.Close(); return nil }, nil
+	}
+}
+
+func runCommand(t *testing.T, embed EmbedFunc, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	// The command falls back to these; a developer's shell must not change the test.
+	t.Setenv("FASTDEAL_JWT_SECRET", "")
+	t.Setenv("FASTDEAL_ADMIN_TOKEN", "")
+	cmd := NewCommand(embed)
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestCommandEmbeddedWritesReports(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+	var asked []string
+	out, errOut, err := runCommand(t, fakeEmbed(t, nil, &asked), "coupon-rush", "--embedded", "--strategy", "memory",
+		"--stock", "20", "--users", "80", "--ramp", "2s", "--wait", "1s", "--poll", "2s", "--admit-rate", "10",
+		"--speed", "10", "--json", jsonPath, "--html", htmlPath)
+	if err != nil {
+		t.Fatalf("load coupon-rush: %v\n%s", err, out)
+	}
+	if len(asked) != 1 || asked[0] != "memory" {
+		t.Fatalf("embed asked for %v, want [memory]", asked)
+	}
+	for _, want := range []string{"coupon-rush against http://127.0.0.1:", "join", "line_status", "p99.9 ms", "audit PASSED", "FIFO"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "answered") {
+		t.Errorf("no progress bar on stderr: %q", errOut)
+	}
+	var rep Report
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("JSON report: %v", err)
+	}
+	if rep.Sale.Issued != 20 || !rep.Audit.Passed || len(rep.Endpoints) != 2 || len(rep.Endpoints[0].Timeline) == 0 {
+		t.Fatalf("JSON report incomplete: issued %d, audit %v, %d endpoints", rep.Sale.Issued, rep.Audit.Passed, len(rep.Endpoints))
+	}
+	page, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Throughput over time", "Latency over time", "Latency percentiles", "audit PASSED"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("HTML page lacks %q", want)
+		}
+	}
+	// Self-contained: the charting library is inlined, nothing is fetched.
+	if bytes.Contains(page, []byte("<script src=")) || !bytes.Contains(page, []byte("echarts")) {
+		t.Error("HTML page links scripts instead of inlining them")
+	}
+}
+
+func TestCommandFailedAuditExitsNonZero(t *testing.T) {
+	var asked []string
+	out, _, err := runCommand(t, fakeEmbed(t, map[string]bool{"": true}, &asked), "concert-spike", "--embedded",
+		"--stock", "30", "--stages", "1s:100", "--speed", "4", "--no-progress")
+	if err == nil || !strings.Contains(err.Error(), "seat") {
+		t.Fatalf("want an audit error naming the seat, got %v", err)
+	}
+	if !strings.Contains(out, "audit FAILED") || !strings.Contains(out, "FAIL server: no seat twice") {
+		t.Fatalf("report does not show the failed check:\n%s", out)
+	}
+}
+
+func TestCommandCompareStrategies(t *testing.T) {
+	var asked []string
+	out, _, err := runCommand(t, fakeEmbed(t, map[string]bool{"redislock": true}, &asked), "--compare-strategies", "--embedded",
+		"--stock", "30", "--stages", "1s:100", "--speed", "4", "--no-progress")
+	if strings.Join(asked, ",") != "redis,redislock,mysql" {
+		t.Fatalf("strategies run: %v", asked)
+	}
+	if err == nil || !strings.Contains(err.Error(), "redislock") {
+		t.Fatalf("want the redislock audit failure reported, got %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "strategy") {
+		t.Fatalf("want a header and three rows:\n%s", out)
+	}
+	for i, s := range CompareStrategies {
+		row := lines[i+1]
+		if !strings.HasPrefix(row, s+" ") {
+			t.Errorf("row %d is not %s: %q", i, s, row)
+		}
+		if failed := strings.Contains(row, "FAILED"); failed != (s == "redislock") {
+			t.Errorf("row %q: audit failed = %v", row, failed)
+		}
+	}
+}
+
+func TestCommandCompareNeedsServers(t *testing.T) {
+	_, _, err := runCommand(t, nil, "--compare-strategies")
+	if err == nil || !strings.Contains(err.Error(), "--servers") {
+		t.Fatalf("want a usage error, got %v", err)
+	}
+	_, _, err = runCommand(t, nil, "--compare-strategies", "--servers", "oracle=http://127.0.0.1:1")
+	if err == nil || !strings.Contains(err.Error(), "unknown strategy") {
+		t.Fatalf("want an unknown-strategy error, got %v", err)
+	}
+	_, _, err = runCommand(t, nil, "--embedded")
+	if err == nil || !strings.Contains(err.Error(), "no in-process server") {
+		t.Fatalf("want a missing-embed error, got %v", err)
+	}
+	_, _, err = runCommand(t, nil, "stampede")
+	if err == nil || !strings.Contains(err.Error(), "unknown scenario") {
+		t.Fatalf("want an unknown-scenario error, got %v", err)
+	}
+}
+
+func TestCommandCompareWithServers(t *testing.T) {
+	var urls []string
+	for range CompareStrategies {
+		f := &fakeServer{token: "shared", drops: map[string]*fakeDrop{}}
+		srv := httptest.NewServer(f.handler())
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	servers := "redis=" + urls[0] + ",redislock=" + urls[1] + ",mysql=" + urls[2]
+	out, _, err := runCommand(t, nil, "--compare-strategies", "--servers", servers, "--admin-token", "shared",
+		"--stock", "20", "--stages", "1s:80", "--speed", "4", "--no-progress")
+	if err != nil {
+		t.Fatalf("compare: %v\n%s", err, out)
+	}
+	if strings.Count(out, "passed") != 3 {
+		t.Fatalf("want three passed rows:\n%s", out)
+	}
+}
+
+func TestParseServers(t *testing.T) {
+	m, err := parseServers("redis=http://127.0.0.1:1, mysql=http://127.0.0.1:2")
+	if err != nil || m["redis"] != "http://127.0.0.1:1" || m["mysql"] != "http://127.0.0.1:2" || len(m) != 2 {
+		t.Fatalf("parseServers = %v, %v", m, err)
+	}
+	if _, err := parseServers("redis"); err == nil {
+		t.Fatal("accepted an entry without =")
+	}
+	if got := withSuffix("/tmp/r.html", "redis"); got != "/tmp/r-redis.html" {
+		t.Fatalf("withSuffix = %q", got)
+	}
+}

@@ -1,0 +1,282 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Scenario names accepted by Config.Scenario and the command's argument.
+const (
+	ConcertSpike = "concert-spike"
+	CouponRush   = "coupon-rush"
+	LineFlood    = "line-flood"
+)
+
+// Scenarios lists every scenario Run knows, in the order the help text shows them.
+var Scenarios = []string{ConcertSpike, CouponRush, LineFlood}
+
+// Stage is one step of an arrival schedule: Rate arrivals per second for Duration.
+type Stage struct {
+	Duration time.Duration
+	Rate     float64
+}
+
+// String renders the stage in the form ParseStages reads ("60s:100").
+func (s Stage) String() string {
+	return s.Duration.String() + ":" + strconv.FormatFloat(s.Rate, 'f', -1, 64)
+}
+
+// ParseStages reads a comma-separated list of DURATION:RATE pairs, such as
+// "60s:100,60s:200". Every duration and rate must be positive.
+func ParseStages(s string) ([]Stage, error) {
+	var stages []Stage
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		durText, rateText, ok := strings.Cut(part, ":")
+		if !ok {
+			return nil, fmt.Errorf("stage %q: want DURATION:RATE, e.g. 60s:100", part)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(durText))
+		if err != nil {
+			return nil, fmt.Errorf("stage %q: %w", part, err)
+		}
+		r, err := strconv.ParseFloat(strings.TrimSpace(rateText), 64)
+		if err != nil {
+			return nil, fmt.Errorf("stage %q: rate: %w", part, err)
+		}
+		if d <= 0 || r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+			return nil, fmt.Errorf("stage %q: duration and rate must be positive", part)
+		}
+		stages = append(stages, Stage{Duration: d, Rate: r})
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("no stages in %q", s)
+	}
+	return stages, nil
+}
+
+// FormatStages is the inverse of ParseStages.
+func FormatStages(stages []Stage) string {
+	parts := make([]string, len(stages))
+	for i, s := range stages {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// DefaultConcertStages is the concert-spike schedule of SCENARIOS.md: 100/s for a
+// minute, then 200, 300, 400 and 500/s a minute each (90,000 claims).
+var DefaultConcertStages = []Stage{
+	{time.Minute, 100}, {time.Minute, 200}, {time.Minute, 300}, {time.Minute, 400}, {time.Minute, 500},
+}
+
+// Config describes one run. Sizes, rates and times are given at real speed; Run
+// applies Speed itself. Zero values take the scenario's defaults (see Defaults).
+type Config struct {
+	// Scenario is one of ConcertSpike, CouponRush, LineFlood.
+	Scenario string
+	// BaseURL is the server's root, such as http://127.0.0.1:8080.
+	BaseURL string
+	// AdminToken authorises the setup and audit calls.
+	AdminToken string
+	// JWTSecret, when set, makes Run mint HS256 buyer tokens; otherwise buyers
+	// identify with X-User-ID.
+	JWTSecret string
+	// MySQLDSN, when set, makes the audit also read table issuances from MySQL.
+	MySQLDSN string
+	// RedisAddr, when set, lets line-flood report Redis memory per waiting user.
+	RedisAddr string
+	// Strategy labels the report (the inventory strategy under test).
+	Strategy string
+	// InProcess says the server runs in this process (--embedded), so its memory
+	// can be read from /proc/self when /metrics does not report it.
+	InProcess bool
+
+	// Speed compresses the schedule: rates times Speed, durations divided by Speed.
+	Speed float64
+	// Seed drives Poisson arrivals; the same seed gives the same schedule.
+	Seed int64
+	// Poisson spaces arrivals with exponential gaps instead of evenly.
+	Poisson bool
+	// Timeout bounds each request.
+	Timeout time.Duration
+	// Duration is line-flood's join phase; for the other scenarios a hard limit on
+	// the whole run (zero: twice the planned schedule plus 30s).
+	Duration time.Duration
+	// MaxInFlight bounds concurrent requests; an arrival beyond it waits for a slot
+	// and shows up as a late start.
+	MaxInFlight int
+
+	// Stock is the number of seats (concert-spike) or units (coupon-rush, line-flood).
+	Stock int
+	// Users is the number of distinct buyers (line-flood: the most it will join).
+	Users int
+	// PerUserLimit is the drop's per_user_limit.
+	PerUserLimit int
+	// Stages is concert-spike's arrival schedule.
+	Stages []Stage
+	// Ramp is the window over which coupon-rush users arrive.
+	Ramp time.Duration
+	// Wait is the pause between a coupon-rush join and its first status poll.
+	Wait time.Duration
+	// Poll is the interval between coupon-rush status polls.
+	Poll time.Duration
+	// AdmitRate is the queued drop's admit_rate per second.
+	AdmitRate float64
+	// MaxPolls bounds the status polls of one coupon-rush user.
+	MaxPolls int
+	// Concurrency is line-flood's number of joining workers.
+	Concurrency int
+	// Sample is how many line-flood users read their position afterwards.
+	Sample int
+
+	// Progress, when set, receives a progress bar while the run goes on.
+	Progress io.Writer
+}
+
+// Defaults returns the scenario's configuration as SCENARIOS.md describes it,
+// at real speed, aimed at the default local server.
+func Defaults(scenario string) Config {
+	c := Config{
+		Scenario:     scenario,
+		BaseURL:      "http://127.0.0.1:8080",
+		Speed:        1,
+		Seed:         1,
+		Timeout:      10 * time.Second,
+		MaxInFlight:  4096,
+		PerUserLimit: 1,
+		Wait:         time.Second,
+		Poll:         2 * time.Second,
+		AdmitRate:    100,
+		MaxPolls:     1000,
+		Concurrency:  64,
+		Sample:       10000,
+	}
+	switch scenario {
+	case ConcertSpike:
+		c.Stock = 10000
+		c.Stages = append([]Stage(nil), DefaultConcertStages...)
+		c.Users = totalArrivals(c.Stages)
+	case CouponRush:
+		c.Stock = 1000
+		c.Users = 20000
+		c.Ramp = 10 * time.Second
+	case LineFlood:
+		c.Stock = 10000000
+		c.Users = 200000
+		c.Duration = 10 * time.Second
+	}
+	return c
+}
+
+// withDefaults fills zero fields from Defaults and checks the result.
+func (c Config) withDefaults() (Config, error) {
+	if !isScenario(c.Scenario) {
+		return c, fmt.Errorf("unknown scenario %q (want one of %s)", c.Scenario, strings.Join(Scenarios, ", "))
+	}
+	d := Defaults(c.Scenario)
+	fill := func(dst *int, v int) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	fillD := func(dst *time.Duration, v time.Duration) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	fillF := func(dst *float64, v float64) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = d.BaseURL
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	fillF(&c.Speed, d.Speed)
+	fillD(&c.Timeout, d.Timeout)
+	fillD(&c.Duration, d.Duration)
+	fill(&c.MaxInFlight, d.MaxInFlight)
+	fill(&c.Stock, d.Stock)
+	fill(&c.PerUserLimit, d.PerUserLimit)
+	fillD(&c.Ramp, d.Ramp)
+	fillD(&c.Wait, d.Wait)
+	fillD(&c.Poll, d.Poll)
+	fillF(&c.AdmitRate, d.AdmitRate)
+	fill(&c.MaxPolls, d.MaxPolls)
+	fill(&c.Concurrency, d.Concurrency)
+	fill(&c.Sample, d.Sample)
+	if len(c.Stages) == 0 {
+		c.Stages = d.Stages
+	}
+	if c.Users == 0 {
+		c.Users = d.Users
+		if c.Scenario == ConcertSpike {
+			c.Users = totalArrivals(c.Stages)
+		}
+	}
+	switch {
+	case c.Speed <= 0 || math.IsInf(c.Speed, 0) || math.IsNaN(c.Speed):
+		return c, fmt.Errorf("speed must be positive, got %v", c.Speed)
+	case c.Stock < 1:
+		return c, fmt.Errorf("stock must be at least 1, got %d", c.Stock)
+	case c.Users < 1:
+		return c, fmt.Errorf("users must be at least 1, got %d", c.Users)
+	case c.Scenario == ConcertSpike && c.Stock > 100000:
+		return c, fmt.Errorf("a seated drop has at most 100,000 seats, got %d", c.Stock)
+	case c.Timeout < 0 || c.Duration < 0 || c.Ramp < 0 || c.Wait < 0 || c.Poll <= 0:
+		return c, fmt.Errorf("durations must not be negative and poll must be positive")
+	case c.MaxInFlight < 1 || c.Concurrency < 1 || c.MaxPolls < 1:
+		return c, fmt.Errorf("max in-flight, concurrency and max polls must be at least 1")
+	}
+	return c, nil
+}
+
+func isScenario(s string) bool { return slices.Contains(Scenarios, s) }
+
+// scaled holds the schedule after Speed was applied.
+type scaled struct {
+	stages    []Stage
+	ramp      time.Duration
+	wait      time.Duration
+	poll      time.Duration
+	duration  time.Duration
+	admitRate int
+}
+
+func (c Config) scaled() scaled {
+	s := scaled{
+		ramp:     scaleDur(c.Ramp, c.Speed),
+		wait:     scaleDur(c.Wait, c.Speed),
+		poll:     scaleDur(c.Poll, c.Speed),
+		duration: scaleDur(c.Duration, c.Speed),
+	}
+	for _, st := range c.Stages {
+		s.stages = append(s.stages, Stage{Duration: scaleDur(st.Duration, c.Speed), Rate: st.Rate * c.Speed})
+	}
+	// The API accepts admit rates from 1 to 1,000,000 per second.
+	s.admitRate = int(math.Round(math.Min(math.Max(c.AdmitRate*c.Speed, 1), 1e6)))
+	return s
+}
+
+func scaleDur(d time.Duration, speed float64) time.Duration {
+	return time.Duration(float64(d) / speed)
+}
+
+// totalArrivals is the number of arrivals a schedule plans, each stage rounded.
+func totalArrivals(stages []Stage) int {
+	n := 0
+	for _, s := range stages {
+		n += int(math.Round(s.Duration.Seconds() * s.Rate))
+	}
+	return n
+}

@@ -1,0 +1,337 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// fakeServer is a small, correct-by-default implementation of the parts of
+// API.md the load generator drives, with switches that plant the bugs the audit
+// must catch. Queued admission is computed lazily on each request (admit_rate
+// times the time since the drop opened), so the fake starts no goroutines.
+type fakeServer struct {
+	token  string
+	secret string
+
+	// Planted bugs.
+	oversell     bool          // issue one already-taken seat a second time
+	hideFirst    bool          // leave the first issuance out of the admin list
+	lifo         bool          // admit the newest waiting user instead of the oldest
+	stall        time.Duration // delay every buyer answer
+	failEveryNth int           // answer 500 to every nth claim
+	notOpen      bool          // answer every claim 409 drop_not_open
+
+	// onIssue, if set, sees every issuance as it is made (under the fake's lock).
+	onIssue func(apiIssuance)
+
+	mu     sync.Mutex
+	drops  map[string]*fakeDrop
+	nextID int
+	claims int
+}
+
+type fakeDrop struct {
+	id, kind, admission string
+	stock, perUser      int
+	admitRate           float64
+	paused              bool
+	opened              time.Time
+
+	seats     map[string]string // label -> holder
+	issuances []apiIssuance
+	held      map[string]int
+	oversold  bool
+
+	line    []string
+	entries map[string]*fakeEntry
+	head    int
+	credit  int
+}
+
+type fakeEntry struct {
+	idx      int
+	status   string
+	issuance *apiIssuance
+}
+
+func newFake(t *testing.T) (*fakeServer, *httptest.Server) {
+	t.Helper()
+	f := &fakeServer{token: "admin-secret", drops: map[string]*fakeDrop{}}
+	srv := httptest.NewServer(f.handler())
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeServer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/admin/drops", f.admin(f.createDrop))
+	mux.HandleFunc("PATCH /v1/admin/drops/{id}", f.admin(f.patchDrop))
+	mux.HandleFunc("GET /v1/admin/drops/{id}/stats", f.admin(f.stats))
+	mux.HandleFunc("GET /v1/admin/drops/{id}/issuances", f.admin(f.list))
+	mux.HandleFunc("POST /v1/drops/{id}/claims", f.buyer(f.claim))
+	mux.HandleFunc("POST /v1/drops/{id}/line", f.buyer(f.join))
+	mux.HandleFunc("GET /v1/drops/{id}/line/me", f.buyer(f.status))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": code, "status": status, "code": code})
+}
+
+func (f *fakeServer) admin(h func(http.ResponseWriter, *http.Request, *fakeDrop)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			problem(w, 401, "unauthorized")
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var d *fakeDrop
+		if id := r.PathValue("id"); id != "" {
+			if d = f.drops[id]; d == nil {
+				problem(w, 404, "drop_not_found")
+				return
+			}
+		}
+		h(w, r, d)
+	}
+}
+
+func (f *fakeServer) buyer(h func(http.ResponseWriter, *http.Request, *fakeDrop, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if f.stall > 0 {
+			time.Sleep(f.stall)
+		}
+		user := r.Header.Get("X-User-ID")
+		if f.secret != "" {
+			tok, err := jwt.Parse(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "),
+				func(*jwt.Token) (any, error) { return []byte(f.secret), nil },
+				jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+			if err != nil {
+				problem(w, 401, "unauthorized")
+				return
+			}
+			user, _ = tok.Claims.GetSubject()
+		}
+		if user == "" {
+			problem(w, 401, "unauthorized")
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		d := f.drops[r.PathValue("id")]
+		if d == nil {
+			problem(w, 404, "drop_not_found")
+			return
+		}
+		d.advance(f.lifo, f.onIssue)
+		h(w, r, d, user)
+	}
+}
+
+func (f *fakeServer) createDrop(w http.ResponseWriter, r *http.Request, _ *fakeDrop) {
+	var in createDrop
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		problem(w, 400, "bad_json")
+		return
+	}
+	f.nextID++
+	d := &fakeDrop{
+		id: fmt.Sprintf("d%d", f.nextID), kind: in.Kind, admission: in.Admission, stock: in.Stock,
+		perUser: in.PerUserLimit, admitRate: float64(in.AdmitRate), opened: time.Now(),
+		held: map[string]int{}, entries: map[string]*fakeEntry{},
+	}
+	if in.Kind == "seated" {
+		d.seats = map[string]string{}
+		for _, s := range in.Seats {
+			d.seats[s] = ""
+		}
+		d.stock = len(in.Seats)
+	}
+	f.drops[d.id] = d
+	writeJSON(w, 201, apiDrop{ID: d.id, Kind: d.kind, Stock: d.stock, Admission: d.admission, AdmitRate: d.admitRate, PerUserLimit: d.perUser})
+}
+
+func (f *fakeServer) patchDrop(w http.ResponseWriter, r *http.Request, d *fakeDrop) {
+	var in struct {
+		Paused *bool `json:"paused"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		problem(w, 400, "bad_json")
+		return
+	}
+	if in.Paused != nil {
+		d.paused = *in.Paused
+	}
+	writeJSON(w, 200, apiDrop{ID: d.id})
+}
+
+func (f *fakeServer) stats(w http.ResponseWriter, _ *http.Request, d *fakeDrop) {
+	d.advance(f.lifo, f.onIssue)
+	waiting := 0
+	for _, e := range d.entries {
+		if e.status == "waiting" {
+			waiting++
+		}
+	}
+	n := int64(len(d.issuances))
+	writeJSON(w, 200, serverStats{Issued: n, Remaining: int64(d.stock) - n, LineLength: int64(waiting), Persisted: n,
+		IssuedCountSynced: n, AdmitRate: d.admitRate, Paused: d.paused})
+}
+
+func (f *fakeServer) list(w http.ResponseWriter, _ *http.Request, d *fakeDrop) {
+	list := d.issuances
+	if f.hideFirst && len(list) > 0 {
+		list = list[1:]
+	}
+	writeJSON(w, 200, issuanceList{Issuances: list})
+}
+
+func (d *fakeDrop) issue(user, seat string, onIssue func(apiIssuance)) apiIssuance {
+	is := apiIssuance{ID: fmt.Sprintf("%s-i%d", d.id, len(d.issuances)+1), DropID: d.id, UserID: user, Seat: seat,
+		Code: fmt.Sprintf("C%d", len(d.issuances)+1), IssuedAt: time.Now().UTC()}
+	d.issuances = append(d.issuances, is)
+	d.held[user]++
+	if onIssue != nil {
+		onIssue(is)
+	}
+	return is
+}
+
+func (f *fakeServer) claim(w http.ResponseWriter, r *http.Request, d *fakeDrop, user string) {
+	f.claims++
+	if f.failEveryNth > 0 && f.claims%f.failEveryNth == 0 {
+		problem(w, 503, "unavailable")
+		return
+	}
+	if f.notOpen {
+		problem(w, 409, "drop_not_open")
+		return
+	}
+	var in struct {
+		Seat string `json:"seat"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&in)
+	if d.held[user] >= d.perUser {
+		writeJSON(w, 409, map[string]string{"status": "limit_reached"})
+		return
+	}
+	if len(d.issuances) >= d.stock && !(f.oversell && !d.oversold) {
+		writeJSON(w, 409, map[string]string{"status": "sold_out"})
+		return
+	}
+	holder, ok := d.seats[in.Seat]
+	if !ok {
+		problem(w, 422, "unknown_seat")
+		return
+	}
+	if holder != "" {
+		if !f.oversell || d.oversold {
+			writeJSON(w, 409, map[string]string{"status": "seat_taken"})
+			return
+		}
+		d.oversold = true
+	}
+	d.seats[in.Seat] = user
+	is := d.issue(user, in.Seat, f.onIssue)
+	writeJSON(w, 201, map[string]any{"status": "issued", "issuance": is})
+}
+
+// advance admits users the admit rate allows since the drop opened, and tells
+// everyone still waiting "sold out" once stock is gone.
+func (d *fakeDrop) advance(lifo bool, onIssue func(apiIssuance)) {
+	if d.admission != "queued" || d.paused {
+		return
+	}
+	allowed := int(time.Since(d.opened).Seconds() * d.admitRate)
+	for d.credit < allowed && len(d.issuances) < d.stock {
+		e := d.nextWaiting(lifo)
+		if e == nil {
+			break
+		}
+		is := d.issue(d.line[e.idx], "", onIssue)
+		e.status, e.issuance = "issued", &is
+		d.credit++
+	}
+	if len(d.issuances) >= d.stock {
+		for _, e := range d.entries {
+			if e.status == "waiting" {
+				e.status = "sold_out"
+			}
+		}
+	}
+}
+
+func (d *fakeDrop) nextWaiting(lifo bool) *fakeEntry {
+	if lifo {
+		for i := len(d.line) - 1; i >= d.head; i-- {
+			if e := d.entries[d.line[i]]; e.status == "waiting" {
+				return e
+			}
+		}
+		return nil
+	}
+	for d.head < len(d.line) {
+		e := d.entries[d.line[d.head]]
+		if e.status == "waiting" {
+			return e
+		}
+		d.head++
+	}
+	return nil
+}
+
+func (d *fakeDrop) view(e *fakeEntry) map[string]any {
+	switch e.status {
+	case "waiting":
+		pos := e.idx - d.head + 1
+		return map[string]any{"status": "waiting", "position": pos, "ahead": pos - 1, "eta_seconds": 1.0}
+	case "issued":
+		return map[string]any{"status": "issued", "issuance": e.issuance}
+	}
+	return map[string]any{"status": e.status}
+}
+
+func (f *fakeServer) join(w http.ResponseWriter, _ *http.Request, d *fakeDrop, user string) {
+	if e, ok := d.entries[user]; ok {
+		writeJSON(w, 200, d.view(e))
+		return
+	}
+	e := &fakeEntry{idx: len(d.line), status: "waiting"}
+	if len(d.issuances) >= d.stock {
+		e.status = "sold_out"
+	}
+	d.line = append(d.line, user)
+	d.entries[user] = e
+	d.advance(f.lifo, f.onIssue)
+	status := 202
+	if e.status != "waiting" {
+		status = 200
+	}
+	writeJSON(w, status, d.view(e))
+}
+
+func (f *fakeServer) status(w http.ResponseWriter, _ *http.Request, d *fakeDrop, user string) {
+	e, ok := d.entries[user]
+	if !ok {
+		problem(w, 404, "not_in_line")
+		return
+	}
+	writeJSON(w, 200, d.view(e))
+}

@@ -1,0 +1,239 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// Endpoint names used in reports.
+const (
+	EndpointClaim      = "claim"
+	EndpointJoin       = "join"
+	EndpointLineStatus = "line_status"
+)
+
+// runner holds one run's state; scenarios fill it and Run turns it into a Report.
+type runner struct {
+	cfg   Config
+	sc    scaled
+	c     *client
+	ids   []string
+	hs    []header
+	rng   *rand.Rand
+	drop  DropInfo
+	start time.Time
+	rec   *recorder
+	sale  *sale
+	sched *scheduler
+
+	lastArrival time.Time
+	schedule    ScheduleReport
+	auditStats  serverStats
+	serverIss   []apiIssuance
+	lineFlood   *LineFloodReport
+	flood       *floodState
+}
+
+// Run performs one scenario against cfg.BaseURL: it creates the drop, drives the
+// schedule, then audits the server. It returns the report whenever the run got
+// as far as measuring, together with an *AuditError if the audit failed, or
+// another error if the run could not be carried out.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	sc := cfg.scaled()
+	c, err := newClient(cfg.BaseURL, cfg.AdminToken, cfg.Timeout, cfg.MaxInFlight)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	r := &runner{cfg: cfg, sc: sc, c: c}
+	if cfg.Poisson {
+		r.rng = rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15))
+	}
+	// Tokens outlive the longest the run may take, and then some.
+	exp := time.Now().Add(r.deadline() + time.Hour)
+	if r.ids, r.hs, err = identities(cfg.Users, cfg.JWTSecret, exp); err != nil {
+		return nil, err
+	}
+	wallStart := time.Now()
+	switch cfg.Scenario {
+	case ConcertSpike:
+		err = r.concertSpike(ctx)
+	case CouponRush:
+		err = r.couponRush(ctx)
+	case LineFlood:
+		err = r.lineFloodRun(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := r.report(wallStart)
+	a, err := r.audit(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("audit could not read the server: %w", err)
+	}
+	rep.Audit = a
+	rep.Sale.Issued = int(r.auditStats.Issued)
+	rep.Sale.SellOutSeconds = r.sellOut()
+	rep.WallSeconds = time.Since(wallStart).Seconds()
+	if !a.Passed {
+		return rep, &AuditError{Scenario: cfg.Scenario, Failures: a.Failures()}
+	}
+	return rep, nil
+}
+
+// deadline is the hard limit on the schedule: twice what it plans plus 30s.
+func (r *runner) deadline() time.Duration {
+	if r.cfg.Scenario == LineFlood {
+		return r.sc.duration + 2*r.cfg.Timeout + 30*time.Second
+	}
+	if r.cfg.Duration > 0 {
+		return r.sc.duration
+	}
+	return 2*r.planned() + 30*time.Second
+}
+
+// planned is how long the schedule should take at the configured speed.
+func (r *runner) planned() time.Duration {
+	switch r.cfg.Scenario {
+	case ConcertSpike:
+		var d time.Duration
+		for _, s := range r.sc.stages {
+			d += s.Duration
+		}
+		return d
+	case CouponRush:
+		sell := time.Duration(float64(r.cfg.Stock) / float64(r.sc.admitRate) * float64(time.Second))
+		return r.sc.ramp + r.sc.wait + sell + r.sc.poll
+	}
+	return r.sc.duration
+}
+
+// call sends one measured request; fn sees the reply after the clock stopped.
+func (r *runner) call(ep *endpoint, intended time.Time, method, path string, id header, body []byte, idem string, fn func(reply, time.Time)) {
+	started := time.Now()
+	r.c.do(method, path, id, body, idem, func(rep reply) {
+		ended := time.Now()
+		ep.observe(observation{intended: intended, started: started, ended: ended, status: rep.status, kind: rep.kind})
+		if fn != nil {
+			fn(rep, ended)
+		}
+	})
+}
+
+// runSchedule drives the scheduler under the run's deadline with a progress bar.
+func (r *runner) runSchedule(ctx context.Context, arrivals []time.Duration, arrive func(int, time.Time), total int64, done func() int64) {
+	ctx, cancel := context.WithTimeout(ctx, r.deadline())
+	defer cancel()
+	r.sched = newScheduler(r.start, arrivals, r.cfg.MaxInFlight, arrive)
+	if len(arrivals) > 0 {
+		r.lastArrival = r.start.Add(arrivals[len(arrivals)-1])
+	}
+	stop := r.progress(total, done)
+	unstarted := r.sched.run(ctx)
+	stop()
+	r.schedule = r.sched.stats(unstarted)
+}
+
+// progress draws a bar on cfg.Progress until the returned stop is called.
+func (r *runner) progress(total int64, done func() int64) (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(r.cfg.Progress),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSetDescription(r.cfg.Scenario),
+		progressbar.OptionSetRenderBlankState(true),
+	)
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	var lastReq atomic.Int64
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		prevAt := time.Now()
+		for {
+			select {
+			case <-quit:
+				return
+			case now := <-tick.C:
+				req, answered, failed := r.rec.totals()
+				perSec := rate(req-lastReq.Swap(req), now.Sub(prevAt))
+				prevAt = now
+				bar.Describe(fmt.Sprintf("%s %5.1fs %7.0f req/s answered %d errors %d",
+					r.cfg.Scenario, now.Sub(r.start).Seconds(), perSec, answered, failed))
+				_ = bar.Set64(min(done(), total))
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+		_ = bar.Set64(min(done(), total))
+		_ = bar.Finish()
+		_, _ = io.WriteString(r.cfg.Progress, "\n")
+	}
+}
+
+// report assembles what the clients measured; the audit adds the server's view.
+func (r *runner) report(wallStart time.Time) *Report {
+	cfg := r.cfg
+	rep := &Report{
+		Scenario:  cfg.Scenario,
+		Target:    cfg.BaseURL,
+		Strategy:  cfg.Strategy,
+		Speed:     cfg.Speed,
+		StartedAt: wallStart,
+		Drop:      r.drop,
+		Schedule:  r.schedule,
+		Endpoints: r.rec.summaries(),
+		LineFlood: r.lineFlood,
+		Config: ConfigEcho{
+			Stock: cfg.Stock, Users: cfg.Users, PerUserLimit: cfg.PerUserLimit,
+			Seed: cfg.Seed, Poisson: cfg.Poisson, Identity: "X-User-ID",
+		},
+	}
+	if cfg.JWTSecret != "" {
+		rep.Config.Identity = "JWT"
+	}
+	switch cfg.Scenario {
+	case ConcertSpike:
+		rep.Config.Stages = FormatStages(cfg.Stages)
+	case CouponRush:
+		rep.Config.RampSeconds = cfg.Ramp.Seconds()
+		rep.Config.WaitSeconds = cfg.Wait.Seconds()
+		rep.Config.PollSeconds = cfg.Poll.Seconds()
+		rep.Config.AdmitRate = cfg.AdmitRate
+	}
+	s := r.sale
+	s.mu.Lock()
+	rep.Sale = SaleReport{
+		ClientIssued:        len(s.issued),
+		SoldOutAnswers:      s.soldOut,
+		SeatTaken:           s.seatTaken,
+		LimitReached:        s.limitReached,
+		FirstSoldOutSeconds: secondsSince(r.start, s.firstSoldOut),
+	}
+	decidedAt := s.decidedAt
+	s.mu.Unlock()
+	undecided, _ := s.undecided()
+	rep.Sale.Undecided = undecided
+	if undecided == 0 && !decidedAt.IsZero() && !r.lastArrival.IsZero() {
+		v := decidedAt.Sub(r.lastArrival).Seconds()
+		rep.Sale.DecidedAfterLastArrivalSeconds = &v
+	}
+	return rep
+}
