@@ -15,8 +15,9 @@ type Clock interface {
 // System is the real clock.
 type System struct{}
 
-// Now returns the current UTC time.
-func (System) Now() time.Time { return time.Now().UTC() }
+// Now returns the current UTC time to the microsecond, the precision MySQL
+// keeps, so an issuance read back from any store equals the one issued.
+func (System) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // IDs makes identifiers that are unique across processes.
 type IDs interface {

@@ -54,7 +54,7 @@ func mysqlDB(t *testing.T) *bun.DB {
 			return
 		}
 		cfg.DBName = invariantsDB
-		if db, dbErr = mysql.Open(cfg.FormatDSN(), mysql.PoolOptions{MaxOpenConns: 32}); dbErr != nil {
+		if db, dbErr = mysql.Open(cfg.FormatDSN(), mysql.PoolOptions{MaxOpenConns: 32, DialTimeout: 10 * time.Second}); dbErr != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
