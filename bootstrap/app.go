@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -65,7 +66,10 @@ var useCases = fx.Module("application",
 			}, log.Named("dispatcher"))
 		},
 	),
-	fx.Invoke(runWorkers),
+	fx.Invoke(runWorkers, func(m *Metrics, st application.Stores) {
+		m.Registry.MustRegister(&lineCollector{drops: st.Drops, line: st.Line, desc: prometheus.NewDesc(
+			"fastdeal_line_length", "Buyers waiting in each queued drop's line.", []string{"drop"}, nil)})
+	}),
 )
 
 func issuedHook(s *application.CountSyncer, m *Metrics) func(string) {

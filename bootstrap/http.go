@@ -72,9 +72,6 @@ func serveHTTP(lc fx.Lifecycle, cfg Config, srv *httpapi.Server, ep *Endpoint, l
 			if cfg.generatedToken {
 				log.Warn("FASTDEAL_ADMIN_TOKEN is not set; generated one for this run", zap.String("admin_token", cfg.AdminToken))
 			}
-			if cfg.JWTSecret == "" {
-				log.Warn("FASTDEAL_JWT_SECRET is not set: buyers are identified by the X-User-ID header; never run a real sale like this")
-			}
 			go func() {
 				if err := srv.Serve(ln); err != nil {
 					log.Error("API listener stopped", zap.Error(err))

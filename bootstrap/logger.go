@@ -28,9 +28,10 @@ func NewLogger(cfg Config) (*zap.Logger, error) {
 	return l.With(zap.String("instance", cfg.InstanceID)), nil
 }
 
-// loggerModule provides zap and routes fx's own events through it, at debug
-// level so that start-up is quiet unless asked.
-var loggerModule = fx.Module("logger",
+// loggerOptions provide zap and route fx's own events through it, at debug
+// level so that start-up is quiet unless asked. fx.WithLogger only takes
+// effect at the top level, hence options rather than a module.
+var loggerOptions = fx.Options(
 	fx.Provide(NewLogger),
 	fx.WithLogger(func(l *zap.Logger) fxevent.Logger {
 		zl := &fxevent.ZapLogger{Logger: l.Named("fx")}

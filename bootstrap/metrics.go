@@ -14,6 +14,7 @@ type Metrics struct {
 	Admitted      *prometheus.CounterVec
 	SyncerFlushes *prometheus.CounterVec
 	LeaseHeld     *prometheus.GaugeVec
+	PersistLag    *prometheus.HistogramVec
 }
 
 // NewMetrics registers the sale metrics and the Go runtime collectors.
@@ -34,6 +35,7 @@ func NewMetrics() *Metrics {
 			Name: "fastdeal_dispatch_lease_held", Help: "1 while this instance holds a drop's admission lease.",
 		}, []string{"drop"}),
 	}
+	m.PersistLag = newPersistLag(reg)
 	reg.MustRegister(m.Issued, m.Admitted, m.SyncerFlushes, m.LeaseHeld,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

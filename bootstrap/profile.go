@@ -17,7 +17,7 @@ func Options(cfg Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg),
 		fx.Provide(NewMetrics),
-		loggerModule,
+		loggerOptions,
 		storageProfile(cfg),
 		useCases,
 		httpModule,
@@ -30,8 +30,8 @@ func Options(cfg Config) fx.Option {
 // stops taking requests, finishes those in flight, stops admission, flushes
 // the ledger writer and the count syncer.
 func Serve(cfg Config) error {
-	app := fx.New(Options(cfg), fx.NopLogger)
-	if err := app.Err(); err != nil {
+	app, err := newApp(cfg)
+	if err != nil {
 		return err
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
@@ -66,14 +66,19 @@ func StartEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.AdminAddr = "off"
 	var ep *Endpoint
-	app := fx.New(Options(cfg), fx.Populate(&ep), fx.NopLogger)
-	if err := app.Err(); err != nil {
+	app, err := newApp(cfg, fx.Populate(&ep))
+	if err != nil {
 		return nil, err
 	}
 	if err := app.Start(ctx); err != nil {
 		return nil, err
 	}
 	return &Embedded{URL: ep.URL(), AdminToken: cfg.AdminToken, app: app}, nil
+}
+
+func newApp(cfg Config, extra ...fx.Option) (*fx.App, error) {
+	app := fx.New(Options(cfg), fx.Options(extra...))
+	return app, app.Err()
 }
 
 // EmbeddedConfig is the zero-configuration memory profile with a generous

@@ -32,7 +32,7 @@ func storageProfile(cfg Config) fx.Option {
 	} else {
 		opts = append(opts, fx.Provide(
 			fx.Annotate(memory.NewDrops, fx.As(new(drop.Repository))),
-			fx.Annotate(memory.NewLedger, fx.As(new(issuance.Ledger))),
+			func(m *Metrics) issuance.Ledger { return timedLedger{Ledger: memory.NewLedger(), lag: m.PersistLag} },
 		))
 	}
 	if cfg.hasRedis() {
@@ -79,8 +79,9 @@ var mysqlModule = fx.Module("mysql",
 			return db, nil
 		},
 		fx.Annotate(mysql.NewDrops, fx.As(new(drop.Repository))),
-		func(lc fx.Lifecycle, db *bun.DB, cfg Config, log *zap.Logger) issuance.Ledger {
+		func(lc fx.Lifecycle, db *bun.DB, cfg Config, m *Metrics, log *zap.Logger) issuance.Ledger {
 			l := mysql.NewLedger(db, mysql.LedgerOptions{MaxBatch: cfg.BatchMax, MaxWait: cfg.BatchWait, Timeout: cfg.StoreTimeout})
+			m.Registry.MustRegister(newLedgerCollector(l))
 			// Appended after the pool's hook, so it stops first: every queued
 			// issuance is committed before the pool closes.
 			lc.Append(fx.Hook{OnStop: func(ctx context.Context) error {
@@ -90,7 +91,7 @@ var mysqlModule = fx.Module("mysql",
 				}
 				return nil
 			}})
-			return l
+			return timedLedger{Ledger: l, lag: m.PersistLag}
 		},
 		fx.Annotate(func(db *bun.DB) Check {
 			return Check{Name: "mysql", Ping: func(ctx context.Context) error { return db.PingContext(ctx) }}

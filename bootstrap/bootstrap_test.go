@@ -1,0 +1,227 @@
+package bootstrap
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+)
+
+func get(t *testing.T, url string, hdr ...string) (int, string) {
+	t.Helper()
+	return do(t, http.MethodGet, url, "", hdr...)
+}
+
+func do(t *testing.T, method, url, body string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FASTDEAL_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func start(t *testing.T, cfg Config) *Embedded {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := StartEmbedded(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return e
+}
+
+// The zero configuration is the embedded profile and serves a whole sale.
+func TestEmbeddedProfileWithNoConfiguration(t *testing.T) {
+	clearEnv(t)
+	cfg, err := EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Inventory != StrategyMemory || cfg.AdminToken == "" || !cfg.generatedToken {
+		t.Fatalf("defaults: inventory %q, token generated %v", cfg.Inventory, cfg.generatedToken)
+	}
+	cfg.Demo = true
+	e := start(t, cfg)
+	if code, body := get(t, e.URL+"/readyz"); code != 200 {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+	code, body := do(t, http.MethodPost, e.URL+"/v1/drops/"+DemoSeatedID+"/claims", `{"seat":"B-3"}`, "X-User-ID", "ann")
+	if code != 201 || !strings.Contains(body, `"seat":"B-3"`) {
+		t.Fatalf("claim on the demo drop: %d %s", code, body)
+	}
+	if code, body := get(t, e.URL+"/v1/admin/drops/"+DemoQueuedID+"/stats", "Authorization", "Bearer "+e.AdminToken); code != 200 {
+		t.Fatalf("admin stats with the generated token: %d %s", code, body)
+	}
+	_, metrics := get(t, e.URL+"/metrics")
+	for _, name := range []string{"fastdeal_persist_seconds_bucket", "fastdeal_issued_total", "fastdeal_line_length{drop=\"" + DemoQueuedID + "\"}", "fastdeal_http_requests_total", "fastdeal_claims_total"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+func TestConfigRejectsWhatCannotWork(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"unknown strategy":        {"FASTDEAL_INVENTORY": "bogus"},
+		"redis without address":   {"FASTDEAL_INVENTORY": "redis"},
+		"mysql without dsn":       {"FASTDEAL_INVENTORY": "mysql"},
+		"redislock without mysql": {"FASTDEAL_INVENTORY": "redislock", "FASTDEAL_REDIS_ADDR": "127.0.0.1:1"},
+		"master without sentinel": {"FASTDEAL_REDIS_MASTER": "m"},
+		"tiny body limit":         {"FASTDEAL_BODY_LIMIT": "10"},
+		"duration not parseable":  {"FASTDEAL_STORE_TIMEOUT": "soon"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			if _, err := LoadConfig(); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestTakenPortFailsStart(t *testing.T) {
+	clearEnv(t)
+	e := start(t, mustEmbedded(t))
+	cfg := mustEmbedded(t)
+	cfg.HTTPAddr = strings.TrimPrefix(e.URL, "http://")
+	app, err := newApp(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err == nil || !strings.Contains(err.Error(), "FASTDEAL_HTTP_ADDR") {
+		_ = app.Stop(ctx)
+		t.Fatalf("start on a taken port: %v, want an error naming FASTDEAL_HTTP_ADDR", err)
+	}
+}
+
+func mustEmbedded(t *testing.T) Config {
+	cfg, err := EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// freshDatabase makes an empty database on the test MariaDB and returns its DSN.
+func freshDatabase(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("FASTDEAL_TEST_MYSQL_DSN")
+	if base == "" {
+		base = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+	}
+	cfg, err := driver.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("fdboot_%d", time.Now().UnixNano())
+	cfg.DBName = ""
+	raw, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database on %s (`make services` starts MariaDB): %v", base, err)
+	}
+	t.Cleanup(func() {
+		if raw, err := sql.Open("mysql", cfg.FormatDSN()); err == nil {
+			_, _ = raw.Exec("DROP DATABASE " + name)
+			raw.Close()
+		}
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
+
+func redisAddr() string {
+	if a := os.Getenv("FASTDEAL_TEST_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// The full profile refuses an unmigrated database, naming the command, then
+// serves once migrated, with both stores in /readyz.
+func TestFullProfile(t *testing.T) {
+	clearEnv(t)
+	dsn := freshDatabase(t)
+	t.Setenv("FASTDEAL_MYSQL_DSN", dsn)
+	t.Setenv("FASTDEAL_REDIS_ADDR", redisAddr())
+	cfg, err := EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Inventory != StrategyRedis {
+		t.Fatalf("with Redis and MySQL the default strategy is %q, want redis", cfg.Inventory)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := StartEmbedded(ctx, cfg); err == nil || !strings.Contains(err.Error(), "fastdeal migrate up") {
+		t.Fatalf("start on an unmigrated database: %v, want a message naming `fastdeal migrate up`", err)
+	}
+	if _, err := Migrate(ctx, cfg, "up"); err != nil {
+		t.Fatal(err)
+	}
+	for _, strategy := range []string{StrategyRedis, StrategyMySQL, StrategyRedisLock} {
+		t.Run(strategy, func(t *testing.T) {
+			c := cfg
+			c.Inventory = strategy
+			e := start(t, c)
+			code, body := get(t, e.URL+"/readyz")
+			if code != 200 || !strings.Contains(body, "mysql") || !strings.Contains(body, "redis") {
+				t.Fatalf("readyz: %d %s", code, body)
+			}
+			id := "boot-" + strategy + fmt.Sprint(time.Now().UnixNano())
+			if code, body := do(t, http.MethodPost, e.URL+"/v1/admin/drops", `{"id":"`+id+`","name":"n","kind":"general","stock":3}`,
+				"Authorization", "Bearer "+e.AdminToken); code != 201 {
+				t.Fatalf("create: %d %s", code, body)
+			}
+			if code, body := do(t, http.MethodPost, e.URL+"/v1/drops/"+id+"/claims", `{}`, "X-User-ID", "u1"); code != 201 {
+				t.Fatalf("claim: %d %s", code, body)
+			}
+			_, metrics := get(t, e.URL+"/metrics")
+			if !strings.Contains(metrics, "fastdeal_ledger_batches_total") {
+				t.Error("/metrics lacks the group-commit writer's counters")
+			}
+		})
+	}
+}
