@@ -46,6 +46,22 @@ lint: ## go vet plus golangci-lint (built from the Go module proxy)
 	@command -v golangci-lint >/dev/null 2>&1 || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 	golangci-lint run ./...
 
+.PHONY: stack-up
+stack-up: ## Run the full stack as local processes (nginx, 2 apps, Redis + Sentinel, MariaDB)
+	bash infra/local/stack up
+
+.PHONY: stack-down
+stack-down: ## Stop the local stack
+	bash infra/local/stack down
+
+.PHONY: stack-status
+stack-status: ## Show the local stack's processes and the Redis master
+	bash infra/local/stack status
+
+.PHONY: test-stack
+test-stack: services ## Failover test: load through nginx while apps die and Redis fails over
+	$(GO) test -tags stack -count=1 -v -timeout 15m ./test/stack/
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf bin coverage.out coverage.html

@@ -139,8 +139,8 @@ func (c *Catalog) Stats(ctx context.Context, id string) (Stats, error) {
 	}
 	s.Remaining, s.Issued = rem, int64(d.Stock())-rem
 	if d.Queued() {
-		if s.LineLength, err = c.st.Line.Length(ctx, id); err != nil {
-			return Stats{}, unavailable("read line length", err)
+		if s.LineLength, err = waiting(ctx, c.st, id); err != nil {
+			return Stats{}, err
 		}
 		if s.Admitted, err = c.st.Line.Admitted(ctx, id); err != nil {
 			return Stats{}, unavailable("read admitted", err)

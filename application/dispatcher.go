@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -358,11 +359,20 @@ func (d *Dispatcher) settle(ctx context.Context, dr *drop.Drop, res inventory.Re
 	switch res.Outcome {
 	case inventory.Claimed:
 		if err := d.st.Ledger.Record(ctx, res.Issuance); err != nil {
-			rctx, cancel := detached(ctx, 2*time.Second)
-			defer cancel()
-			if rerr := d.st.Inventory.Release(rctx, res.Issuance, admissionKey); rerr != nil {
-				d.log.Error("release after failed persist", zap.String("drop", dr.ID()), zap.Error(rerr))
+			if errors.Is(err, issuance.ErrDuplicate) {
+				// The ledger already holds a unit of this buyer the inventory
+				// did not know (it lost and was given it back): adopt it.
+				rctx, cancel := detached(ctx, 2*time.Second)
+				defer cancel()
+				if rerr := d.st.Inventory.Release(rctx, res.Issuance, admissionKey); rerr != nil {
+					return waitline.Decision{}, rerr
+				}
+				return d.adopt(ctx, dr, user)
 			}
+			// The unit stays held: the buyer stays at the head of the line,
+			// and the next tick's claim finds it again (Duplicate, same issue
+			// time) and records it, so a failure never lets a later buyer
+			// overtake.
 			return waitline.Decision{}, err
 		}
 		if d.opt.OnIssued != nil {
@@ -387,4 +397,23 @@ func (d *Dispatcher) settle(ctx context.Context, dr *drop.Drop, res inventory.Re
 		dec.Status = waitline.SoldOut
 	}
 	return dec, nil
+}
+
+// adopt decides a buyer Issued with the durable unit the ledger holds for
+// them, and puts that unit back into the inventory so stock stays right.
+func (d *Dispatcher) adopt(ctx context.Context, dr *drop.Drop, user string) (waitline.Decision, error) {
+	mine, err := d.st.Ledger.ByUser(ctx, user)
+	if err != nil {
+		return waitline.Decision{}, err
+	}
+	for _, iss := range mine {
+		if iss.DropID != dr.ID() {
+			continue
+		}
+		if _, err := d.st.Inventory.Restore(ctx, dr, []issuance.Issuance{iss}); err != nil {
+			return waitline.Decision{}, err
+		}
+		return waitline.Decision{UserID: user, Status: waitline.Issued, IssuanceID: iss.ID}, nil
+	}
+	return waitline.Decision{}, fmt.Errorf("ledger refused %s's unit as a duplicate but holds none for drop %s", user, dr.ID())
 }

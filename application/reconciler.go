@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -23,20 +25,75 @@ type ReconcileReport struct {
 // between claim and commit), and durable issuances the inventory lost (Redis
 // restarted empty) are restored with the stock and per-user counts they imply.
 type Reconciler struct {
-	st  Stores
-	log *zap.Logger
+	st     Stores
+	log    *zap.Logger
+	settle time.Duration
+
+	mu     sync.Mutex
+	flight map[string]*reconcileCall
+}
+
+type reconcileCall struct {
+	done chan struct{}
+	rep  ReconcileReport
+	err  error
+}
+
+// ReconcilerOption tunes a Reconciler.
+type ReconcilerOption func(*Reconciler)
+
+// WithSettle sets how long to wait, once the inventory is found to have lost
+// a drop, before reading the ledger to restore it. Claims that took a unit
+// just before the loss are still committing; after the longest a commit may
+// take (the store timeout) each of them is durable or given up, so the
+// restore counts every unit sold and cannot sell one twice. Zero restores at
+// once (right for stores that cannot lose state while claims are in flight).
+func WithSettle(d time.Duration) ReconcilerOption {
+	return func(r *Reconciler) { r.settle = d }
 }
 
 // NewReconciler returns a reconciler over st.
-func NewReconciler(st Stores, log *zap.Logger) *Reconciler {
+func NewReconciler(st Stores, log *zap.Logger, opts ...ReconcilerOption) *Reconciler {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Reconciler{st: st.withDefaults(), log: log}
+	r := &Reconciler{st: st.withDefaults(), log: log, flight: make(map[string]*reconcileCall)}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
-// Reconcile repairs one drop. Errors: drop.ErrNotFound, ErrUnavailable.
+// Reconcile repairs one drop. Concurrent calls for one drop share a single
+// repair, which runs to its end even if every caller gives up waiting (each
+// caller is bounded by its own ctx and then gets ErrUnavailable). Errors:
+// drop.ErrNotFound, ErrUnavailable.
 func (r *Reconciler) Reconcile(ctx context.Context, dropID string) (ReconcileReport, error) {
+	r.mu.Lock()
+	c, running := r.flight[dropID]
+	if !running {
+		c = &reconcileCall{done: make(chan struct{})}
+		r.flight[dropID] = c
+		go func() {
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.settle+time.Minute)
+			defer cancel()
+			c.rep, c.err = r.reconcile(wctx, dropID, true)
+			r.mu.Lock()
+			delete(r.flight, dropID)
+			r.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	r.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.rep, c.err
+	case <-ctx.Done():
+		return ReconcileReport{}, unavailable("reconcile "+dropID, ctx.Err())
+	}
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, dropID string, settle bool) (ReconcileReport, error) {
 	var rep ReconcileReport
 	d, err := r.st.Drops.Get(ctx, dropID)
 	if err != nil {
@@ -45,6 +102,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, dropID string) (ReconcileRep
 		}
 		return rep, unavailable("read drop", err)
 	}
+	held, err := r.st.Inventory.Snapshot(ctx, dropID)
+	if errors.Is(err, inventory.ErrNotLoaded) {
+		if settle && r.settle > 0 {
+			r.log.Warn("inventory lost a drop; waiting for in-flight claims to settle before restoring it",
+				zap.String("drop", dropID), zap.Duration("settle", r.settle))
+			select {
+			case <-time.After(r.settle):
+			case <-ctx.Done():
+				return rep, unavailable("settle before restore", ctx.Err())
+			}
+		}
+		err = nil
+	}
+	if err != nil {
+		return rep, unavailable("read inventory", err)
+	}
+	// The ledger is read after the inventory (and after settling), so that
+	// every unit the inventory's state implies is already durable or gone.
 	durable, err := r.st.Ledger.ByDrop(ctx, dropID)
 	if err != nil {
 		return rep, unavailable("read ledger", err)
@@ -52,10 +127,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, dropID string) (ReconcileRep
 	known := make(map[string]bool, len(durable))
 	for _, iss := range durable {
 		known[iss.ID] = true
-	}
-	held, err := r.st.Inventory.Snapshot(ctx, dropID)
-	if err != nil && !errors.Is(err, inventory.ErrNotLoaded) {
-		return rep, unavailable("read inventory", err)
 	}
 	for _, iss := range held {
 		if known[iss.ID] {
@@ -97,16 +168,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, dropID string) (ReconcileRep
 }
 
 // ReconcileAll repairs every drop, e.g. at start-up before admission begins.
-// It goes on past a failing drop and returns the first error.
+// Drops the inventory lost share one settle wait. It goes on past a failing
+// drop and returns the first error.
 func (r *Reconciler) ReconcileAll(ctx context.Context) (int, error) {
 	ds, err := r.st.Drops.List(ctx, drop.Filter{Now: r.st.Clock.Now()})
 	if err != nil {
 		return 0, unavailable("list drops", err)
 	}
+	lost := false
+	for _, d := range ds {
+		if _, err := r.st.Inventory.Remaining(ctx, d.ID()); errors.Is(err, inventory.ErrNotLoaded) {
+			lost = true
+			break
+		}
+	}
+	if lost && r.settle > 0 {
+		r.log.Info("inventory is missing drops; waiting for in-flight claims to settle before restoring", zap.Duration("settle", r.settle))
+		select {
+		case <-time.After(r.settle):
+		case <-ctx.Done():
+			return 0, unavailable("settle before restore", ctx.Err())
+		}
+	}
 	var first error
 	total := 0
 	for _, d := range ds {
-		rep, err := r.Reconcile(ctx, d.ID())
+		rep, err := r.reconcile(ctx, d.ID(), false)
 		if err != nil && first == nil {
 			first = err
 		}

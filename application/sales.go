@@ -230,23 +230,46 @@ func (s *Sales) claimUnit(ctx context.Context, d *drop.Drop, req inventory.Reque
 // persist makes a claimed unit durable, or gives it back and reports why.
 func (s *Sales) persist(ctx context.Context, iss issuance.Issuance, key string) error {
 	err := s.st.Ledger.Record(ctx, iss)
-	if err == nil {
+	if err == nil || settleFailedRecord(ctx, s.st, s.log, iss, key, err, s.opt.StoreTimeout) {
 		if s.opt.OnIssued != nil {
 			s.opt.OnIssued(iss.DropID)
 		}
 		return nil
 	}
-	rctx, cancel := detached(ctx, s.opt.StoreTimeout)
-	defer cancel()
-	if rerr := s.st.Inventory.Release(rctx, iss, key); rerr != nil {
-		// The reconciler finds the orphan holder record later and settles it.
-		s.log.Error("release after failed persist", zap.String("drop", iss.DropID),
-			zap.String("issuance", iss.ID), zap.Error(rerr))
-	}
 	if errors.Is(err, issuance.ErrDuplicate) {
 		return err
 	}
 	return unavailable("record issuance", err)
+}
+
+// settleFailedRecord decides what to do with a claimed unit whose Record
+// failed, and reports whether the unit is durable after all. A conflict, or
+// a write the ledger says it did not make, means the unit is not durable: it
+// is given back. When the ledger cannot tell (ErrOutcomeUnknown) it is asked
+// once more; if it still cannot answer, the unit stays held (the reconciler
+// persists it later) rather than be given back while it may be durable,
+// since a unit sold twice is worse than a buyer who heard 503 and later
+// finds the unit among their issuances.
+func settleFailedRecord(ctx context.Context, st Stores, log *zap.Logger, iss issuance.Issuance, key string, recErr error, timeout time.Duration) bool {
+	cctx, cancel := detached(ctx, timeout)
+	defer cancel()
+	if errors.Is(recErr, issuance.ErrOutcomeUnknown) {
+		got, err := st.Ledger.Get(cctx, iss.ID)
+		switch {
+		case err == nil && got.ID == iss.ID:
+			return true
+		case !errors.Is(err, issuance.ErrNotFound):
+			log.Warn("record failed and the ledger cannot say whether it is durable; keeping the unit held for the reconciler",
+				zap.String("drop", iss.DropID), zap.String("issuance", iss.ID), zap.NamedError("record_error", recErr), zap.Error(err))
+			return false
+		}
+	}
+	if err := st.Inventory.Release(cctx, iss, key); err != nil {
+		// The reconciler finds the orphan holder record later and settles it.
+		log.Error("release after failed persist", zap.String("drop", iss.DropID),
+			zap.String("issuance", iss.ID), zap.Error(err))
+	}
+	return false
 }
 
 func (s *Sales) markIssued(ctx context.Context, d *drop.Drop, iss issuance.Issuance) {
@@ -403,8 +426,8 @@ func (s *Sales) dropView(ctx context.Context, d *drop.Drop) (DropView, error) {
 	}
 	v.Remaining = rem
 	if d.Queued() {
-		if v.LineLength, err = s.st.Line.Length(ctx, d.ID()); err != nil {
-			return DropView{}, unavailable("read line length", err)
+		if v.LineLength, err = waiting(ctx, s.st, d.ID()); err != nil {
+			return DropView{}, err
 		}
 	}
 	return v, nil
@@ -488,4 +511,18 @@ func (f *inflight) do(key string, fn func() (ClaimResult, error)) (ClaimResult, 
 	}()
 	c.res, c.err = fn()
 	return c.res, false, c.err
+}
+
+// waiting is how many buyers still wait in a drop's line: none once the line
+// is closed, since everyone left in it has been told sold out.
+func waiting(ctx context.Context, st Stores, dropID string) (int64, error) {
+	closed, err := st.Line.Closed(ctx, dropID)
+	if err != nil {
+		return 0, unavailable("read line state", err)
+	}
+	if closed {
+		return 0, nil
+	}
+	n, err := st.Line.Length(ctx, dropID)
+	return n, unavailable("read line length", err)
 }

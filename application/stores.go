@@ -48,7 +48,7 @@ func unavailable(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, inventory.ErrUnavailable) || errors.Is(err, issuance.ErrUnavailable) ||
+	if errors.Is(err, inventory.ErrUnavailable) || errors.Is(err, inventory.ErrNotLoaded) || errors.Is(err, issuance.ErrUnavailable) ||
 		errors.Is(err, waitline.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, context.Canceled) ||
 		errors.Is(err, ErrUnavailable) {

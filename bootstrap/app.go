@@ -43,8 +43,14 @@ var useCases = fx.Module("application",
 			// instance within the promised second.
 			return application.NewDropCache(st.Drops, 500*time.Millisecond)
 		},
-		func(st application.Stores, log *zap.Logger) *application.Reconciler {
-			return application.NewReconciler(st, log.Named("reconciler"))
+		func(st application.Stores, cfg Config, log *zap.Logger) *application.Reconciler {
+			var settle time.Duration
+			if cfg.Inventory == StrategyRedis {
+				// Redis may restart empty while claims are committing; wait
+				// for the longest commit before restoring from MySQL.
+				settle = cfg.StoreTimeout + 500*time.Millisecond
+			}
+			return application.NewReconciler(st, log.Named("reconciler"), application.WithSettle(settle))
 		},
 		func(st application.Stores, c *application.DropCache, cfg Config, m *Metrics, log *zap.Logger) *application.CountSyncer {
 			return application.NewCountSyncer(st, c, cfg.SyncEvery, cfg.SyncInterval, m.onFlush, log.Named("syncer"))

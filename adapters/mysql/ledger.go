@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -207,14 +208,10 @@ func (l *Ledger) Record(ctx context.Context, iss issuance.Issuance) error {
 		return unavailablef("not written: %w", cause)
 	}
 	// A writer owns r: its batch ends by r.deadline (plus at most
-	// Timeout/4), so the real outcome is close; only the caller leaving cuts
-	// the wait short.
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return unavailablef("outcome unknown: %w", ctx.Err())
-	}
+	// Timeout/4), so the real outcome is close. Wait for it even if the
+	// caller has gone: an answer of "unavailable" must mean "not written",
+	// or the caller would give back a unit that is in fact durable.
+	return <-r.done
 }
 
 // Close stops accepting Records, lets the writers commit what is queued,
@@ -345,11 +342,34 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 	deadline = later(deadline, time.Now().Add(l.minBatchWindow()))
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	found, err := l.writeBatch(ctx, live)
+	found, sent, err := l.writeBatch(ctx, live)
+	if err != nil && sent {
+		// The INSERT may have committed before the failure: ask again on a
+		// fresh deadline, so each waiter hears "written" or "not written"
+		// rather than a guess.
+		rctx, rcancel := context.WithTimeout(context.Background(), l.minBatchWindow())
+		if got, rerr := l.readBack(rctx, batchIDs(live)); rerr == nil {
+			for _, r := range live {
+				if _, ok := got[r.iss.ID]; ok {
+					r.done <- outcome(r.iss, got)
+				} else {
+					r.done <- unavailablef("not written: batch of %d: %w", len(live), err)
+				}
+			}
+			rcancel()
+			l.failed.Add(1)
+			return time.Now()
+		}
+		rcancel()
+	}
 	answered := time.Now()
 	if err != nil {
 		l.failed.Add(1)
-		err = unavailablef("batch of %d: %w", len(live), err)
+		if sent {
+			err = fmt.Errorf("mysql: ledger: batch of %d: %v: %w", len(live), err, issuance.ErrOutcomeUnknown)
+		} else {
+			err = unavailablef("not written: batch of %d: %w", len(live), err)
+		}
 		for _, r := range live {
 			r.done <- err
 		}
@@ -403,7 +423,7 @@ func outcome(iss issuance.Issuance, found map[string]issuanceRow) error {
 // back which ids are stored, in one transaction. Rows a unique key refused
 // are simply absent; the caller tells a repeat (same id) from a conflict.
 // A deadlock with another instance's writer is retried while time is left.
-func (l *Ledger) writeBatch(ctx context.Context, live []*ledgerReq) (map[string]issuanceRow, error) {
+func (l *Ledger) writeBatch(ctx context.Context, live []*ledgerReq) (map[string]issuanceRow, bool, error) {
 	rows := make([]issuanceRow, 0, len(live))
 	seen := make(map[string]struct{}, len(live))
 	for _, r := range live {
@@ -429,35 +449,60 @@ func (l *Ledger) writeBatch(ctx context.Context, live []*ledgerReq) (map[string]
 		ids[i] = rows[i].ID
 	}
 	for {
-		found, err := l.tryBatch(ctx, rows, ids)
+		found, sent, err := l.tryBatch(ctx, rows, ids)
 		if err == nil || !isRetryable(err) || ctx.Err() != nil {
-			return found, err
+			return found, sent, err
 		}
 	}
+}
+
+func batchIDs(live []*ledgerReq) []string {
+	ids := make([]string, len(live))
+	for i, r := range live {
+		ids[i] = r.iss.ID
+	}
+	return ids
 }
 
 // tryBatch runs the multi-row INSERT IGNORE as its own (autocommitted)
 // transaction: one round trip and one commit for the whole batch. When every
 // row went in, the outcome is known without reading back; otherwise a read
 // after the commit tells repeats from conflicts, which is sound because
-// issuances are never deleted.
-func (l *Ledger) tryBatch(ctx context.Context, rows []issuanceRow, ids []string) (map[string]issuanceRow, error) {
-	res, err := l.db.NewInsert().Model(&rows).Ignore().Exec(ctx)
+// issuances are never deleted. sent reports whether the INSERT may have
+// reached the server: a connection that could not be had, or one the driver
+// found broken before writing (driver.ErrBadConn), sent nothing.
+func (l *Ledger) tryBatch(ctx context.Context, rows []issuanceRow, ids []string) (_ map[string]issuanceRow, sent bool, _ error) {
+	conn, err := l.db.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	defer conn.Close()
+	res, err := conn.NewInsert().Model(&rows).Ignore().Exec(ctx)
+	if err != nil {
+		return nil, !errors.Is(err, driver.ErrBadConn), err
 	}
 	found := make(map[string]issuanceRow, len(rows))
 	if n, err := res.RowsAffected(); err == nil && n == int64(len(rows)) {
 		for _, r := range rows {
 			found[r.ID] = r
 		}
-		return found, nil
+		return found, true, nil
 	}
+	got, err := readBack(ctx, conn, ids)
+	return got, true, err
+}
+
+func (l *Ledger) readBack(ctx context.Context, ids []string) (map[string]issuanceRow, error) {
+	return readBack(ctx, l.db, ids)
+}
+
+func readBack(ctx context.Context, db bun.IDB, ids []string) (map[string]issuanceRow, error) {
 	var got []issuanceRow
-	if err := l.db.NewSelect().Model(&got).Column("id", "drop_id", "user_id", "seat", "n").
+	if err := db.NewSelect().Model(&got).Column("id", "drop_id", "user_id", "seat", "n").
 		Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
+	found := make(map[string]issuanceRow, len(got))
 	for _, g := range got {
 		found[g.ID] = g
 	}

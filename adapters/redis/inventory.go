@@ -329,12 +329,20 @@ func (v *Inventory) Restore(ctx context.Context, d *drop.Drop, held []issuance.I
 	keys := []string{k.meta, k.hold, k.users, k.seats, k.idem}
 	head := []string{kindCode(d), strconv.Itoa(d.Stock())}
 	added := 0
-	// The first batch runs even when held is empty: it marks the drop loaded.
+	// The last batch marks the drop loaded, so it runs even when held is empty.
 	for start := 0; start == 0 || start < len(args); start += writeBatch {
-		batch := append(slices.Clip(head), args[start:min(start+writeBatch, len(args))]...)
+		end := min(start+writeBatch, len(args))
+		final := "0"
+		if end == len(args) {
+			final = "1"
+		}
+		batch := append(append(slices.Clip(head), final, strconv.Itoa(len(args))), args[start:end]...)
 		n, err := restoreScript.Exec(ctx, v.client, keys, batch).AsInt64()
 		if err != nil {
 			return added, invErr(err, "restore", d.ID())
+		}
+		if n < 0 {
+			return added, fmt.Errorf("redis restore %s: records vanished while restoring (Redis restarted?): %w", d.ID(), inventory.ErrUnavailable)
 		}
 		added += int(n)
 	}

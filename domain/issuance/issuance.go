@@ -5,6 +5,7 @@ package issuance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -17,6 +18,10 @@ var (
 	ErrDuplicate = errors.New("issuance already recorded")
 	// ErrUnavailable: the store cannot be reached; nothing was recorded.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrOutcomeUnknown: the store failed after the issuance was sent, and
+	// could not be asked afterwards whether it was kept; it may be durable.
+	// It matches ErrUnavailable with errors.Is.
+	ErrOutcomeUnknown = fmt.Errorf("outcome unknown: %w", ErrUnavailable)
 )
 
 // Issuance is one unit given to one buyer. N numbers the buyer's units in a
@@ -37,8 +42,9 @@ type Ledger interface {
 	// Record stores iss and returns only once it is durable. Recording the same
 	// issuance (same id) again is a no-op that returns nil, so retries and
 	// replays are safe. Returns ErrDuplicate if a different issuance holds the
-	// same (drop, user, n) or (drop, seat), and ErrUnavailable (wrapped) when
-	// the store cannot be reached; then iss may or may not be durable.
+	// same (drop, user, n) or (drop, seat); ErrUnavailable (wrapped) when the
+	// store cannot be reached and iss is not durable; ErrOutcomeUnknown
+	// (wrapped) when iss may or may not be durable.
 	Record(ctx context.Context, iss Issuance) error
 	// Get returns the issuance with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (Issuance, error)

@@ -149,4 +149,3 @@ func TestRedisLockInventory(t *testing.T) {
 			Ledger: mysqlLedger(t, db), Lease: redis.NewLease(rc)}
 	})
 }
-

@@ -140,6 +140,30 @@ type Config struct {
 
 	// Progress, when set, receives a progress bar while the run goes on.
 	Progress io.Writer
+	// OnResult, when set, is called once for every measured buyer request (claims,
+	// joins, line-status polls; not the admin setup and audit calls) right after it
+	// ended, with the same times and outcome the report counts. It is called from
+	// many goroutines at once, so it must be safe for concurrent use, and it runs on
+	// the request's goroutine, so it should be quick. Chaos tests use it to place
+	// each error on the wall clock.
+	OnResult func(Result)
+}
+
+// Result is one measured buyer request, as Config.OnResult sees it.
+type Result struct {
+	// Endpoint is EndpointClaim, EndpointJoin or EndpointLineStatus.
+	Endpoint string
+	// Intended is when the schedule meant the request to start (latency is
+	// measured from it); Started when it was sent; Ended when the answer or the
+	// error came back.
+	Intended, Started, Ended time.Time
+	// Status is the HTTP status; 0 when Err is set.
+	Status int
+	// Err is the transport error when no HTTP answer came, and ErrKind its class
+	// as the report counts it ("timeout", "refused", "reset", "other"); both are
+	// empty when an answer came.
+	Err     error
+	ErrKind string
 }
 
 // Defaults returns the scenario's configuration as SCENARIOS.md describes it,

@@ -124,6 +124,12 @@ func (r *runner) call(ep *endpoint, intended time.Time, method, path string, id 
 	r.c.do(method, path, id, body, idem, func(rep reply) {
 		ended := time.Now()
 		ep.observe(observation{intended: intended, started: started, ended: ended, status: rep.status, kind: rep.kind})
+		if r.cfg.OnResult != nil {
+			r.cfg.OnResult(Result{
+				Endpoint: ep.name, Intended: intended, Started: started, Ended: ended,
+				Status: rep.status, Err: rep.err, ErrKind: rep.kind.String(),
+			})
+		}
 		if fn != nil {
 			fn(rep, ended)
 		}

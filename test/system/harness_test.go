@@ -112,6 +112,34 @@ func (l *logBuf) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// errors returns up to n lines logged at error level or above, the first of
+// each message only.
+func (l *logBuf) errors(n int) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, ln := range strings.Split(l.String(), "\n") {
+		var e struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(ln), &e) != nil || (e.Level != "error" && e.Level != "dpanic" && e.Level != "panic" && e.Level != "fatal") {
+			continue
+		}
+		if seen[e.Msg] {
+			continue
+		}
+		seen[e.Msg] = true
+		if len(ln) > 1500 {
+			ln = ln[:1500] + "..."
+		}
+		out = append(out, ln)
+		if len(out) == n {
+			break
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // proc is a child process whose exit is observed by one goroutine, so that
 // tests can both wait for it and ask whether it is still running.
 type proc struct {
@@ -455,6 +483,13 @@ func startServer(t testing.TB, name string, env map[string]string) *server {
 			t.Fatal(err)
 		}
 		s := &server{proc: p, url: "http://" + addr, env: env}
+		t.Cleanup(func() {
+			// The tail rarely reaches back to the first error, which is
+			// the one that explains a failure.
+			if t.Failed() {
+				t.Logf("--- %s error lines ---\n%s", name, p.logs.errors(15))
+			}
+		})
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) && p.running() {
 			if r, err := s.get("/healthz"); err == nil && r.status == http.StatusOK {

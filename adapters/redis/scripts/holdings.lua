@@ -1,6 +1,6 @@
 -- KEYS: meta, users, hold. ARGV: user.
 -- Returns {0} not loaded or {1, record...} in claim order.
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if redis.call('HEXISTS', KEYS[1], 'kind') == 0 then return {0} end
 local out = {1}
 local ids = split_ids(redis.call('HGET', KEYS[2], ARGV[1]))
 if #ids == 0 then return out end

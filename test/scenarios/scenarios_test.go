@@ -1,0 +1,163 @@
+// Package scenarios replays SCENARIOS.md's seed spikes, compressed, against a
+// real server: the embedded memory profile and the full MySQL + Redis
+// profile. Each run ends with the load generator's audit (no oversell, no
+// seat or user twice, every 201 durable, FIFO for the line); a failed audit
+// fails the test.
+package scenarios
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/fastdeal/fastdeal/bootstrap"
+	"github.com/fastdeal/fastdeal/test/load"
+)
+
+// Sizes fit `go test -race` on two cores shared with other test packages: a
+// smaller stock and a gentler compression keep every answer inside the
+// timeout while still making most claims collide and most buyers wait.
+func concertSpike() load.Config {
+	c := load.Defaults(load.ConcertSpike)
+	c.Stock = 2000
+	c.Stages = []load.Stage{{Duration: 10 * time.Second, Rate: 100}, {Duration: 10 * time.Second, Rate: 200}, {Duration: 10 * time.Second, Rate: 300}}
+	c.Users = 0
+	c.Speed = 2
+	return c
+}
+
+func couponRush() load.Config {
+	c := load.Defaults(load.CouponRush)
+	c.Stock = 300
+	c.Users = 3000
+	c.Speed = 2
+	return c
+}
+
+func run(t *testing.T, e *bootstrap.Embedded, c load.Config, dsn string) {
+	t.Helper()
+	c.BaseURL, c.AdminToken, c.MySQLDSN = e.URL, e.AdminToken, dsn
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := load.Run(ctx, c)
+	if rep != nil {
+		var b strings.Builder
+		rep.WriteText(&b)
+		t.Log("\n" + b.String())
+	}
+	var audit *load.AuditError
+	if errors.As(err, &audit) {
+		t.Fatalf("audit failed: %v", audit)
+	}
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !rep.Audit.Passed {
+		t.Fatal("the report says the audit did not pass")
+	}
+	if rep.Sale.Issued != c.Stock {
+		t.Fatalf("issued %d, want the whole stock of %d", rep.Sale.Issued, c.Stock)
+	}
+}
+
+func start(t *testing.T, cfg bootstrap.Config) *bootstrap.Embedded {
+	t.Helper()
+	// The race detector on shared cores makes every request several times
+	// slower; the audit checks correctness, not this machine's latency.
+	cfg.StoreTimeout = 10 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := bootstrap.StartEmbedded(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop server: %v", err)
+		}
+	})
+	return e
+}
+
+func unsetFastdealEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FASTDEAL_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func TestEmbedded(t *testing.T) {
+	unsetFastdealEnv(t)
+	cfg, err := bootstrap.EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, cfg)
+	t.Run("concert-spike", func(t *testing.T) { run(t, e, concertSpike(), "") })
+	t.Run("coupon-rush", func(t *testing.T) { run(t, e, couponRush(), "") })
+}
+
+func TestFullProfile(t *testing.T) {
+	base := os.Getenv("FASTDEAL_TEST_MYSQL_DSN")
+	redisAddr := os.Getenv("FASTDEAL_TEST_REDIS_ADDR")
+	unsetFastdealEnv(t)
+	if base == "" {
+		base = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+	}
+	if redisAddr == "" {
+		redisAddr = "127.0.0.1:6379"
+	}
+	dsn := freshDatabase(t, base)
+	t.Setenv("FASTDEAL_MYSQL_DSN", dsn)
+	t.Setenv("FASTDEAL_REDIS_ADDR", redisAddr)
+	cfg, err := bootstrap.EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := bootstrap.Migrate(ctx, cfg, "up"); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	e := start(t, cfg)
+	t.Run("concert-spike", func(t *testing.T) { run(t, e, concertSpike(), dsn) })
+	t.Run("coupon-rush", func(t *testing.T) { run(t, e, couponRush(), dsn) })
+}
+
+func freshDatabase(t *testing.T, base string) string {
+	t.Helper()
+	cfg, err := driver.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("fdscen_%d", time.Now().UnixNano())
+	cfg.DBName = ""
+	admin := cfg.FormatDSN()
+	raw, err := sql.Open("mysql", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database on %s (`make services` starts MariaDB): %v", base, err)
+	}
+	t.Cleanup(func() {
+		if raw, err := sql.Open("mysql", admin); err == nil {
+			_, _ = raw.Exec("DROP DATABASE " + name)
+			raw.Close()
+		}
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
