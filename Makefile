@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/fastdeal
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-GOLANGCI_VERSION ?= v2.6.2
+GOLANGCI_VERSION ?= v2.15.0
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
 .DEFAULT_GOAL := help

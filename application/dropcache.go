@@ -9,48 +9,85 @@ import (
 )
 
 // DropCache keeps recently read drops in process so that claims and line
-// calls do not read the drop store on every request. Entries live for ttl, so
-// an admin change made on another instance reaches this one within ttl.
+// calls do not read the drop store on every request. An entry older than ttl
+// is refreshed by one caller while the others keep using it, so a spike
+// never stampedes the store (and never re-parses a large seated drop once
+// per request); an entry older than maxStale is not served at all. An admin
+// change made on another instance thus reaches this one within about ttl.
 type DropCache struct {
-	repo drop.Repository
-	ttl  time.Duration
-	now  func() time.Time
+	repo     drop.Repository
+	ttl      time.Duration
+	maxStale time.Duration
+	now      func() time.Time
 
 	mu      sync.RWMutex
-	entries map[string]cacheEntry
+	entries map[string]*cacheEntry
 }
 
 type cacheEntry struct {
-	d       *drop.Drop
-	fetched time.Time
+	d          *drop.Drop
+	fetched    time.Time
+	refreshing bool
 }
 
-// NewDropCache returns a cache over repo whose entries live for ttl.
+// NewDropCache returns a cache over repo whose entries are refreshed after ttl.
 func NewDropCache(repo drop.Repository, ttl time.Duration) *DropCache {
-	return &DropCache{repo: repo, ttl: ttl, now: time.Now, entries: make(map[string]cacheEntry)}
+	return &DropCache{repo: repo, ttl: ttl, maxStale: 4 * ttl, now: time.Now, entries: make(map[string]*cacheEntry)}
 }
 
-// Get returns the drop, from the cache when fresh. The result is shared: do
-// not change it. Returns drop.ErrNotFound.
+// Get returns the drop, from the cache when fresh enough. The result is
+// shared: do not change it. Returns drop.ErrNotFound.
 func (c *DropCache) Get(ctx context.Context, id string) (*drop.Drop, error) {
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.entries[id]
-	c.mu.RUnlock()
-	if ok && now.Sub(e.fetched) < c.ttl {
-		return e.d, nil
+	var d *drop.Drop
+	var age time.Duration
+	if ok {
+		d, age = e.d, now.Sub(e.fetched)
 	}
-	d, err := c.repo.Get(ctx, id)
+	c.mu.RUnlock()
+	if ok && age < c.ttl {
+		return d, nil
+	}
+	if ok && age < c.maxStale {
+		c.mu.Lock()
+		mine := !e.refreshing
+		e.refreshing = true
+		c.mu.Unlock()
+		if !mine {
+			return d, nil // someone else is refreshing it; this copy is recent enough
+		}
+		fresh, err := c.repo.Get(ctx, id)
+		c.mu.Lock()
+		e.refreshing = false
+		c.mu.Unlock()
+		if err != nil {
+			return d, nil // keep serving the recent copy; the next caller retries
+		}
+		c.Put(fresh)
+		return c.cached(id, fresh), nil
+	}
+	fresh, err := c.repo.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	c.Put(d)
-	return d, nil
+	c.Put(fresh)
+	return c.cached(id, fresh), nil
+}
+
+func (c *DropCache) cached(id string, fallback *drop.Drop) *drop.Drop {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e, ok := c.entries[id]; ok {
+		return e.d
+	}
+	return fallback
 }
 
 // Put stores a fresh copy of d, e.g. right after this instance changed it.
 func (c *DropCache) Put(d *drop.Drop) {
 	c.mu.Lock()
-	c.entries[d.ID()] = cacheEntry{d: d.Clone(), fetched: c.now()}
+	c.entries[d.ID()] = &cacheEntry{d: d.Clone(), fetched: c.now()}
 	c.mu.Unlock()
 }

@@ -6,7 +6,6 @@ package drop
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,10 +96,22 @@ func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// ValidID reports whether s may name a drop or a user: 1 to 64 of
+// [A-Za-z0-9_-]. It runs on every request, hence a loop, not a regexp.
+func ValidID(s string) bool { return validToken(s, MaxIDLen) }
 
-// ValidID reports whether s may name a drop, a user or a seat-less entity.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+func validToken(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckID returns ErrInvalidID unless s is a well-formed id.
 func CheckID(s string) error {
@@ -110,10 +121,8 @@ func CheckID(s string) error {
 	return nil
 }
 
-var seatPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
-
-// ValidSeatLabel reports whether s may label a seat.
-func ValidSeatLabel(s string) bool { return seatPattern.MatchString(s) }
+// ValidSeatLabel reports whether s may label a seat: 1 to 32 of [A-Za-z0-9_-].
+func ValidSeatLabel(s string) bool { return validToken(s, MaxSeatLabelLen) }
 
 // Params carries everything needed to build a Drop. Zero values take defaults
 // where a default exists (per-user limit 1, admit rate 100/s, pass TTL 2 min).
