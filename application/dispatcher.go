@@ -303,28 +303,50 @@ func (d *Dispatcher) grantPasses(ctx context.Context, dr *drop.Drop, users []str
 }
 
 // issue gives each buyer of the batch a unit and decides the buyers whose
-// unit is durable. Units are claimed one by one in line order, stopping at
-// the first failure, so a buyer never gets a unit before someone ahead of
-// them; the claimed units are then made durable concurrently, so that the
-// ledger's group commit writes the batch in a few transactions. Issue times
-// rise by a microsecond per place so the ledger's issue order is the line's.
+// unit is durable. The claims go out together (one pipelined round trip on
+// Redis); issue times are fixed up front, rising by a microsecond per place,
+// so the ledger's issue order is the line's. If a claim fails, the units
+// claimed behind it are given back before anything is recorded, so a buyer
+// never gets a unit before someone ahead of them; the claimed units are then
+// made durable concurrently, so that the ledger's group commit writes the
+// batch in a few transactions.
 func (d *Dispatcher) issue(ctx context.Context, dr *drop.Drop, users []string, now time.Time) (int, error) {
-	claims := make([]inventory.Result, 0, len(users))
-	var claimErr error
+	results := make([]inventory.Result, len(users))
+	claimErrs := make([]error, len(users))
+	var wg sync.WaitGroup
 	for i, u := range users {
-		cand := issuance.Issuance{ID: d.st.IDs.NewID(), DropID: dr.ID(), UserID: u, Code: d.st.IDs.NewCode(),
-			IssuedAt: now.Add(time.Duration(i) * time.Microsecond)}
-		res, err := d.st.Inventory.Claim(ctx, inventory.Request{Issuance: cand, Key: admissionKey, Limit: dr.PerUserLimit()})
-		if err != nil {
-			claimErr = err
-			break
-		}
-		res.Issuance.UserID = u
-		claims = append(claims, res)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cand := issuance.Issuance{ID: d.st.IDs.NewID(), DropID: dr.ID(), UserID: u, Code: d.st.IDs.NewCode(),
+				IssuedAt: now.Add(time.Duration(i) * time.Microsecond)}
+			results[i], claimErrs[i] = d.st.Inventory.Claim(ctx, inventory.Request{Issuance: cand, Key: admissionKey, Limit: dr.PerUserLimit()})
+			results[i].Issuance.UserID = u
+		}()
 	}
+	wg.Wait()
+	n := 0
+	for n < len(users) && claimErrs[n] == nil {
+		n++
+	}
+	claimErr := error(nil)
+	if n < len(users) {
+		claimErr = claimErrs[n]
+		// Units taken behind the failure are not recorded yet: give them back
+		// so those buyers are served after the one ahead of them.
+		rctx, cancel := detached(ctx, 2*time.Second)
+		for j := n + 1; j < len(users); j++ {
+			if claimErrs[j] == nil && results[j].Outcome == inventory.Claimed {
+				if err := d.st.Inventory.Release(rctx, results[j].Issuance, admissionKey); err != nil {
+					d.log.Warn("give back a unit claimed behind a failed one", zap.String("drop", dr.ID()), zap.Error(err))
+				}
+			}
+		}
+		cancel()
+	}
+	claims := results[:n]
 	decisions := make([]waitline.Decision, len(claims))
 	errs := make([]error, len(claims))
-	var wg sync.WaitGroup
 	sem := make(chan struct{}, 256)
 	for i, res := range claims {
 		wg.Add(1)
