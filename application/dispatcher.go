@@ -66,6 +66,11 @@ type dropState struct {
 	held    bool
 }
 
+// closedRecheck is how often a drop whose line is closed is looked at again:
+// rarely, since nothing is left to admit, but not never, so that a line lost
+// with a Redis restart is closed again.
+const closedRecheck = 5 * time.Second
+
 // NewDispatcher returns a dispatcher; Start runs it.
 func NewDispatcher(st Stores, drops *DropCache, opt DispatcherOptions, log *zap.Logger) *Dispatcher {
 	if opt.Tick <= 0 {
@@ -211,10 +216,7 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 		return err
 	}
 	if dr.StatusAt(now) == drop.StatusClosed {
-		if closed, err := d.st.Line.Closed(ctx, dropID); err != nil || closed {
-			return err
-		}
-		return d.st.Line.Close(ctx, dropID)
+		return d.closeLine(ctx, dropID, s)
 	}
 	if dr.Paused() || dr.StatusAt(now) != drop.StatusOpen {
 		s.last = time.Time{}
@@ -250,10 +252,7 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 		room -= active
 	}
 	if rem <= 0 {
-		if closed, err := d.st.Line.Closed(ctx, dropID); err != nil || closed {
-			return err
-		}
-		return d.st.Line.Close(ctx, dropID)
+		return d.closeLine(ctx, dropID, s)
 	}
 	// Never admit more than can be served: with room capped this way every
 	// admitted buyer of a general drop gets a unit, so the batch cannot race
@@ -277,6 +276,22 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 		d.opt.OnAdmitted(dropID, admitted)
 	}
 	return err
+}
+
+// closeLine tells everyone still waiting that the drop is sold out (or
+// over), and rests the drop for closedRecheck.
+func (d *Dispatcher) closeLine(ctx context.Context, dropID string, s *dropState) error {
+	closed, err := d.st.Line.Closed(ctx, dropID)
+	if err != nil {
+		return err
+	}
+	if !closed {
+		if err := d.st.Line.Close(ctx, dropID); err != nil {
+			return err
+		}
+	}
+	s.backoff = d.st.Clock.Now().Add(closedRecheck)
+	return nil
 }
 
 func (d *Dispatcher) expirePasses(ctx context.Context, dr *drop.Drop, now time.Time) error {

@@ -52,6 +52,11 @@ func (c *DropCache) Get(ctx context.Context, id string) (*drop.Drop, error) {
 	}
 	if ok && age < c.maxStale {
 		c.mu.Lock()
+		if cur := c.entries[id]; cur != e {
+			// Refreshed since this caller looked: serve the new copy.
+			c.mu.Unlock()
+			return cur.d, nil
+		}
 		mine := !e.refreshing
 		e.refreshing = true
 		c.mu.Unlock()
