@@ -37,25 +37,30 @@ func TestDropCacheRefreshesOnceAndFollowsChanges(t *testing.T) {
 	if err := repo.Create(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	cache := application.NewDropCache(repo, 50*time.Millisecond)
+	// The ttl is long next to how long 500 goroutines take to start under
+	// -race, so the refreshed entry stays fresh while they run.
+	cache := application.NewDropCache(repo, time.Second)
 	if _, err := cache.Get(ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.Update(ctx, "c1", func(d *drop.Drop) error { return d.SetAdmitRate(777) }); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Millisecond) // stale, not yet too stale to serve
+	time.Sleep(1100 * time.Millisecond) // stale, not yet too stale to serve
 	before := repo.gets.Load()
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range 500 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			if _, err := cache.Get(ctx, "c1"); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	if n := repo.gets.Load() - before; n != 1 {
 		t.Fatalf("500 concurrent reads of a stale entry read the store %d times, want 1", n)
