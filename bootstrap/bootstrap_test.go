@@ -2,16 +2,14 @@ package bootstrap
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	driver "github.com/go-sql-driver/mysql"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 func get(t *testing.T, url string, hdr ...string) (int, string) {
@@ -37,15 +35,6 @@ func do(t *testing.T, method, url, body string, hdr ...string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func clearEnv(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FASTDEAL_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
-}
-
 func start(t *testing.T, cfg Config) *Embedded {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -66,7 +55,7 @@ func start(t *testing.T, cfg Config) *Embedded {
 
 // The zero configuration is the embedded profile and serves a whole sale.
 func TestEmbeddedProfileWithNoConfiguration(t *testing.T) {
-	clearEnv(t)
+	testenv.ClearFastdealEnv(t)
 	cfg, err := EmbeddedConfig("")
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +94,7 @@ func TestConfigRejectsWhatCannotWork(t *testing.T) {
 		"duration not parseable":  {"FASTDEAL_STORE_TIMEOUT": "soon"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			clearEnv(t)
+			testenv.ClearFastdealEnv(t)
 			for k, v := range env {
 				t.Setenv(k, v)
 			}
@@ -117,7 +106,7 @@ func TestConfigRejectsWhatCannotWork(t *testing.T) {
 }
 
 func TestTakenPortFailsStart(t *testing.T) {
-	clearEnv(t)
+	testenv.ClearFastdealEnv(t)
 	e := start(t, mustEmbedded(t))
 	cfg := mustEmbedded(t)
 	cfg.HTTPAddr = strings.TrimPrefix(e.URL, "http://")
@@ -141,51 +130,13 @@ func mustEmbedded(t *testing.T) Config {
 	return cfg
 }
 
-// freshDatabase makes an empty database on the test MariaDB and returns its DSN.
-func freshDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("FASTDEAL_TEST_MYSQL_DSN")
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
-	}
-	cfg, err := driver.ParseDSN(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("fdboot_%d", time.Now().UnixNano())
-	cfg.DBName = ""
-	raw, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database on %s (`make services` starts MariaDB): %v", base, err)
-	}
-	t.Cleanup(func() {
-		if raw, err := sql.Open("mysql", cfg.FormatDSN()); err == nil {
-			_, _ = raw.Exec("DROP DATABASE " + name)
-			raw.Close()
-		}
-	})
-	cfg.DBName = name
-	return cfg.FormatDSN()
-}
-
-func redisAddr() string {
-	if a := os.Getenv("FASTDEAL_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
 // The full profile refuses an unmigrated database, naming the command, then
 // serves once migrated, with both stores in /readyz.
 func TestFullProfile(t *testing.T) {
-	clearEnv(t)
-	dsn := freshDatabase(t)
+	testenv.ClearFastdealEnv(t)
+	dsn := testenv.FreshDatabase(t, "fdboot")
 	t.Setenv("FASTDEAL_MYSQL_DSN", dsn)
-	t.Setenv("FASTDEAL_REDIS_ADDR", redisAddr())
+	t.Setenv("FASTDEAL_REDIS_ADDR", testenv.RedisAddr())
 	cfg, err := EmbeddedConfig("")
 	if err != nil {
 		t.Fatal(err)

@@ -7,18 +7,14 @@ package scenarios
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	driver "github.com/go-sql-driver/mysql"
-
 	"github.com/fastdeal/fastdeal/bootstrap"
 	"github.com/fastdeal/fastdeal/test/load"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 // Sizes fit `go test -race` on two cores shared with other test packages: a
@@ -88,17 +84,8 @@ func start(t *testing.T, cfg bootstrap.Config) *bootstrap.Embedded {
 	return e
 }
 
-func unsetFastdealEnv(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FASTDEAL_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
-}
-
 func TestEmbedded(t *testing.T) {
-	unsetFastdealEnv(t)
+	testenv.ClearFastdealEnv(t)
 	cfg, err := bootstrap.EmbeddedConfig("")
 	if err != nil {
 		t.Fatal(err)
@@ -109,16 +96,8 @@ func TestEmbedded(t *testing.T) {
 }
 
 func TestFullProfile(t *testing.T) {
-	base := os.Getenv("FASTDEAL_TEST_MYSQL_DSN")
-	redisAddr := os.Getenv("FASTDEAL_TEST_REDIS_ADDR")
-	unsetFastdealEnv(t)
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
-	}
-	if redisAddr == "" {
-		redisAddr = "127.0.0.1:6379"
-	}
-	dsn := freshDatabase(t, base)
+	dsn, redisAddr := testenv.FreshDatabase(t, "fdscen"), testenv.RedisAddr()
+	testenv.ClearFastdealEnv(t)
 	t.Setenv("FASTDEAL_MYSQL_DSN", dsn)
 	t.Setenv("FASTDEAL_REDIS_ADDR", redisAddr)
 	cfg, err := bootstrap.EmbeddedConfig("")
@@ -133,31 +112,4 @@ func TestFullProfile(t *testing.T) {
 	e := start(t, cfg)
 	t.Run("concert-spike", func(t *testing.T) { run(t, e, concertSpike(), dsn) })
 	t.Run("coupon-rush", func(t *testing.T) { run(t, e, couponRush(), dsn) })
-}
-
-func freshDatabase(t *testing.T, base string) string {
-	t.Helper()
-	cfg, err := driver.ParseDSN(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("fdscen_%d", time.Now().UnixNano())
-	cfg.DBName = ""
-	admin := cfg.FormatDSN()
-	raw, err := sql.Open("mysql", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database on %s (`make services` starts MariaDB): %v", base, err)
-	}
-	t.Cleanup(func() {
-		if raw, err := sql.Open("mysql", admin); err == nil {
-			_, _ = raw.Exec("DROP DATABASE " + name)
-			raw.Close()
-		}
-	})
-	cfg.DBName = name
-	return cfg.FormatDSN()
 }
