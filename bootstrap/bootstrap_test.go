@@ -176,3 +176,52 @@ func TestFullProfile(t *testing.T) {
 		})
 	}
 }
+
+// Two instances share MySQL and Redis; an admin change made through one is
+// what buyers of the other see within a second (DESIGN.md: admit-rate
+// changes reach every instance within one second), and so is a pause.
+func TestAdminChangesReachEveryInstanceWithinASecond(t *testing.T) {
+	testenv.ClearFastdealEnv(t)
+	t.Setenv("FASTDEAL_MYSQL_DSN", testenv.FreshDatabase(t, "fdlive"))
+	t.Setenv("FASTDEAL_REDIS_ADDR", testenv.RedisAddr())
+	t.Setenv("FASTDEAL_ADMIN_TOKEN", "live-admin")
+	cfg, err := EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Migrate(ctx, cfg, "up"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := start(t, cfg), start(t, cfg)
+	auth := []string{"Authorization", "Bearer live-admin"}
+	id := fmt.Sprintf("live-%d", time.Now().UnixNano())
+	if code, body := do(t, http.MethodPost, a.URL+"/v1/admin/drops", `{"id":"`+id+`","name":"n","kind":"general","stock":50,"admission":"queued","admit_rate":10}`, auth...); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	// Let b cache the drop first, so the test measures propagation, not a miss.
+	if code, body := get(t, b.URL+"/v1/drops/"+id); code != 200 || !strings.Contains(body, `"admit_rate":10`) {
+		t.Fatalf("b before the change: %d %s", code, body)
+	}
+	for _, change := range []struct{ patch, want string }{
+		{`{"admit_rate":777}`, `"admit_rate":777`},
+		{`{"paused":true}`, `"paused":true`},
+	} {
+		if code, body := do(t, http.MethodPatch, a.URL+"/v1/admin/drops/"+id, change.patch, auth...); code != 200 {
+			t.Fatalf("patch %s: %d %s", change.patch, code, body)
+		}
+		changed := time.Now()
+		for {
+			_, body := get(t, b.URL+"/v1/drops/"+id)
+			if strings.Contains(body, change.want) {
+				t.Logf("%s reached the other instance after %s", change.patch, time.Since(changed).Round(time.Millisecond))
+				break
+			}
+			if time.Since(changed) > time.Second {
+				t.Fatalf("%s not visible on the other instance after 1s: %s", change.patch, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
