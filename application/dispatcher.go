@@ -39,6 +39,10 @@ type DispatcherOptions struct {
 	OnIssued func(dropID string)
 	// OnLease observes whether this instance holds a drop's lease. May be nil.
 	OnLease func(dropID string, held bool)
+	// Reconciler, if set, restores a drop the inventory lost (Redis came
+	// back empty) before admission goes on; in a queued general drop nobody
+	// else claims, so nobody else would notice.
+	Reconciler *Reconciler
 }
 
 // Dispatcher drains every queued drop's line at the drop's admit rate, oldest
@@ -240,6 +244,12 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 		return nil
 	}
 	rem, err := d.st.Inventory.Remaining(ctx, dropID)
+	if errors.Is(err, inventory.ErrNotLoaded) && d.opt.Reconciler != nil {
+		if _, err := d.opt.Reconciler.Reconcile(ctx, dropID); err != nil {
+			return err
+		}
+		rem, err = d.st.Inventory.Remaining(ctx, dropID)
+	}
 	if err != nil {
 		return err
 	}

@@ -62,8 +62,9 @@ var useCases = fx.Module("application",
 			}, log.Named("sales"))
 		},
 		application.NewCatalog,
-		func(st application.Stores, c *application.DropCache, s *application.CountSyncer, cfg Config, m *Metrics, log *zap.Logger) *application.Dispatcher {
+		func(st application.Stores, c *application.DropCache, s *application.CountSyncer, r *application.Reconciler, cfg Config, m *Metrics, log *zap.Logger) *application.Dispatcher {
 			return application.NewDispatcher(st, c, application.DispatcherOptions{
+				Reconciler: r,
 				Instance:   cfg.InstanceID,
 				LeaseTTL:   cfg.LeaseTTL,
 				OnIssued:   issuedHook(s, m),
