@@ -43,7 +43,7 @@ type lingerConn struct {
 func (c *lingerConn) Close() error {
 	if c.linger.Load() {
 		if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
-			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+			_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))
 			_, _ = io.CopyN(io.Discard, c.Conn, lingerMax)
 		}
 	}

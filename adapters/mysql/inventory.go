@@ -464,7 +464,7 @@ func restoreChunk(ctx context.Context, tx bun.Tx, chunk []issuance.Issuance) (in
 	present := func() (map[string]bool, error) {
 		var got []string
 		if err := tx.NewSelect().Table("inventory_holds").Column("issuance_id").
-			Where("issuance_id IN (?)", bun.In(ids)).Scan(ctx, &got); err != nil {
+			Where("issuance_id IN (?)", bun.List(ids)).Scan(ctx, &got); err != nil {
 			return nil, err
 		}
 		have := make(map[string]bool, len(got))

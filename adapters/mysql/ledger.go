@@ -259,7 +259,7 @@ func (l *Ledger) run() {
 			return
 		}
 		batch = append(batch[:0], first)
-		open := true
+		var open bool
 		if first.queued.Before(lastFlush) {
 			// A backlog that queued up during the previous commit has waited
 			// already: take what is queued now and commit at once.
@@ -499,7 +499,7 @@ func (l *Ledger) readBack(ctx context.Context, ids []string) (map[string]issuanc
 func readBack(ctx context.Context, db bun.IDB, ids []string) (map[string]issuanceRow, error) {
 	var got []issuanceRow
 	if err := db.NewSelect().Model(&got).Column("id", "drop_id", "user_id", "seat", "n").
-		Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
 	found := make(map[string]issuanceRow, len(got))

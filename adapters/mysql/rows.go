@@ -93,7 +93,7 @@ func fromNullTime(t bun.NullTime) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
-	return t.Time.UTC()
+	return t.UTC()
 }
 
 // issuanceRow is an issuances row; Seat is NULL for general drops so that

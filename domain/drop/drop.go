@@ -100,13 +100,17 @@ func invalid(field, format string, args ...any) error {
 // [A-Za-z0-9_-]. It runs on every request, hence a loop, not a regexp.
 func ValidID(s string) bool { return validToken(s, MaxIDLen) }
 
+func tokenByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+}
+
 func validToken(s string, maxLen int) bool {
 	if len(s) == 0 || len(s) > maxLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+		if !tokenByte(c) {
 			return false
 		}
 	}

@@ -139,7 +139,7 @@ func (o *options) finish(cmd *cobra.Command, scenario string) error {
 		c.Progress = cmd.ErrOrStderr()
 	}
 	if o.compare && o.embedded == (o.servers != "") {
-		return errors.New("--compare-strategies needs either --embedded or --servers strategy=URL,...")
+		return errors.New("--compare-strategies needs either --embedded or --servers (strategy=URL pairs, comma-separated)")
 	}
 	return nil
 }

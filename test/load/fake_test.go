@@ -232,7 +232,7 @@ func (f *fakeServer) claim(w http.ResponseWriter, r *http.Request, d *fakeDrop, 
 		writeJSON(w, 409, map[string]string{"status": "limit_reached"})
 		return
 	}
-	if len(d.issuances) >= d.stock && !(f.oversell && !d.oversold) {
+	if len(d.issuances) >= d.stock && (!f.oversell || d.oversold) {
 		writeJSON(w, 409, map[string]string{"status": "sold_out"})
 		return
 	}
