@@ -409,12 +409,7 @@ func (d *Dispatcher) settle(ctx context.Context, dr *drop.Drop, res inventory.Re
 			if errors.Is(err, issuance.ErrDuplicate) {
 				// The ledger already holds a unit of this buyer the inventory
 				// did not know (it lost and was given it back): adopt it.
-				rctx, cancel := detached(ctx, 2*time.Second)
-				defer cancel()
-				if rerr := d.st.Inventory.Release(rctx, res.Issuance, admissionKey); rerr != nil {
-					return waitline.Decision{}, rerr
-				}
-				return d.adopt(ctx, dr, user)
+				return d.adopt(ctx, dr, res.Issuance)
 			}
 			// The unit stays held: the buyer stays at the head of the line,
 			// and the next tick's claim finds it again (Duplicate, same issue
@@ -428,7 +423,11 @@ func (d *Dispatcher) settle(ctx context.Context, dr *drop.Drop, res inventory.Re
 		dec.IssuanceID = res.Issuance.ID
 	case inventory.Duplicate:
 		// A replay after a crash: make sure the earlier unit is durable.
-		if err := d.st.Ledger.Record(ctx, res.Issuance); err != nil && !errors.Is(err, issuance.ErrDuplicate) {
+		if err := d.st.Ledger.Record(ctx, res.Issuance); err != nil {
+			if errors.Is(err, issuance.ErrDuplicate) {
+				// The held record lost to a durable unit of this buyer.
+				return d.adopt(ctx, dr, res.Issuance)
+			}
 			return waitline.Decision{}, err
 		}
 		dec.IssuanceID = res.Issuance.ID
@@ -446,9 +445,16 @@ func (d *Dispatcher) settle(ctx context.Context, dr *drop.Drop, res inventory.Re
 	return dec, nil
 }
 
-// adopt decides a buyer Issued with the durable unit the ledger holds for
-// them, and puts that unit back into the inventory so stock stays right.
-func (d *Dispatcher) adopt(ctx context.Context, dr *drop.Drop, user string) (waitline.Decision, error) {
+// adopt gives back the unit stale claimed (the ledger refused it as a
+// duplicate), decides the buyer Issued with the durable unit the ledger holds
+// for them, and puts that unit into the inventory so stock stays right.
+func (d *Dispatcher) adopt(ctx context.Context, dr *drop.Drop, stale issuance.Issuance) (waitline.Decision, error) {
+	rctx, cancel := detached(ctx, 2*time.Second)
+	defer cancel()
+	if err := d.st.Inventory.Release(rctx, stale, admissionKey); err != nil && !errors.Is(err, inventory.ErrNotHeld) {
+		return waitline.Decision{}, err
+	}
+	user := stale.UserID
 	mine, err := d.st.Ledger.ByUser(ctx, user)
 	if err != nil {
 		return waitline.Decision{}, err

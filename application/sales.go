@@ -179,16 +179,17 @@ func (s *Sales) claim(ctx context.Context, d *drop.Drop, in ClaimInput, now time
 	if err != nil {
 		return ClaimResult{}, err
 	}
+	// The ledger may already hold another unit for this seat or slot (the
+	// inventory lost it and was not yet reconciled): then it is not ours.
+	taken := ClaimResult{Status: StatusLimitReached}
+	if d.Seated() {
+		taken = ClaimResult{Status: StatusSeatTaken}
+	}
 	switch res.Outcome {
 	case inventory.Claimed:
 		if err := s.persist(ctx, res.Issuance, in.Key); err != nil {
 			if errors.Is(err, issuance.ErrDuplicate) {
-				// The ledger already holds another unit for this seat or slot
-				// (inventory lost it and was not yet reconciled): not ours.
-				if d.Seated() {
-					return ClaimResult{Status: StatusSeatTaken}, nil
-				}
-				return ClaimResult{Status: StatusLimitReached}, nil
+				return taken, nil
 			}
 			return ClaimResult{}, err
 		}
@@ -200,7 +201,12 @@ func (s *Sales) claim(ctx context.Context, d *drop.Drop, in ClaimInput, now time
 		// The earlier claim may still be committing, or its process may have
 		// died before committing: recording it again is idempotent and returns
 		// only once it is durable.
-		if err := s.st.Ledger.Record(ctx, res.Issuance); err != nil && !errors.Is(err, issuance.ErrDuplicate) {
+		if err := s.st.Ledger.Record(ctx, res.Issuance); err != nil {
+			if errors.Is(err, issuance.ErrDuplicate) {
+				// The held record lost to a durable one: it is stale.
+				settleFailedRecord(ctx, s.st, s.log, res.Issuance, in.Key, err, s.opt.StoreTimeout)
+				return taken, nil
+			}
 			return ClaimResult{}, unavailable("record issuance", err)
 		}
 		return ClaimResult{Status: StatusIssued, Issuance: res.Issuance, Repeat: true}, nil
