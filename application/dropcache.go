@@ -71,23 +71,14 @@ func (c *DropCache) Get(ctx context.Context, id string) (*drop.Drop, error) {
 			return d, nil // keep serving the recent copy; the next caller retries
 		}
 		c.Put(fresh)
-		return c.cached(id, fresh), nil
+		return fresh, nil
 	}
 	fresh, err := c.repo.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	c.Put(fresh)
-	return c.cached(id, fresh), nil
-}
-
-func (c *DropCache) cached(id string, fallback *drop.Drop) *drop.Drop {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if e, ok := c.entries[id]; ok {
-		return e.d
-	}
-	return fallback
+	return fresh, nil
 }
 
 // Put stores a fresh copy of d, e.g. right after this instance changed it.

@@ -107,10 +107,8 @@ func (r *Reconciler) reconcile(ctx context.Context, dropID string, settle bool) 
 		if settle && r.settle > 0 {
 			r.log.Warn("inventory lost a drop; waiting for in-flight claims to settle before restoring it",
 				zap.String("drop", dropID), zap.Duration("settle", r.settle))
-			select {
-			case <-time.After(r.settle):
-			case <-ctx.Done():
-				return rep, unavailable("settle before restore", ctx.Err())
+			if err := r.wait(ctx); err != nil {
+				return rep, err
 			}
 		}
 		err = nil
@@ -184,10 +182,8 @@ func (r *Reconciler) ReconcileAll(ctx context.Context) (int, error) {
 	}
 	if lost && r.settle > 0 {
 		r.log.Info("inventory is missing drops; waiting for in-flight claims to settle before restoring", zap.Duration("settle", r.settle))
-		select {
-		case <-time.After(r.settle):
-		case <-ctx.Done():
-			return 0, unavailable("settle before restore", ctx.Err())
+		if err := r.wait(ctx); err != nil {
+			return 0, err
 		}
 	}
 	var first error
@@ -200,4 +196,18 @@ func (r *Reconciler) ReconcileAll(ctx context.Context) (int, error) {
 		total += rep.Repaired
 	}
 	return total, first
+}
+
+// wait sleeps the settle time, so that claims which took a unit just before
+// the inventory lost its state are durable or given up before a restore.
+func (r *Reconciler) wait(ctx context.Context) error {
+	if r.settle <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(r.settle):
+		return nil
+	case <-ctx.Done():
+		return unavailable("settle before restore", ctx.Err())
+	}
 }

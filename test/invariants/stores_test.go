@@ -19,6 +19,7 @@ import (
 	"github.com/fastdeal/fastdeal/application"
 	"github.com/fastdeal/fastdeal/domain/clock"
 	"github.com/fastdeal/fastdeal/domain/inventory"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 // This package migrates its own database so that it never races another
@@ -33,10 +34,7 @@ var (
 
 func mysqlDB(t *testing.T) *bun.DB {
 	t.Helper()
-	base := os.Getenv("FASTDEAL_TEST_MYSQL_DSN")
-	if base == "" {
-		base = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
-	}
+	base := testenv.MySQLDSN()
 	dbOnce.Do(func() {
 		cfg, err := driver.ParseDSN(base)
 		if err != nil {
@@ -69,10 +67,7 @@ func mysqlDB(t *testing.T) *bun.DB {
 
 func redisClient(t *testing.T) rueidis.Client {
 	t.Helper()
-	addr := os.Getenv("FASTDEAL_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
+	addr := testenv.RedisAddr()
 	c, err := redis.NewClient(redis.ClientOptions{Addr: addr})
 	if err != nil {
 		t.Fatalf("Redis at %s for the invariant tests (`make services` starts it): %v", addr, err)
