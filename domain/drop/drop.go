@@ -57,7 +57,14 @@ const (
 	DefaultPassTTL = 2 * time.Minute
 	// MaxPassTTL bounds pass_ttl_seconds.
 	MaxPassTTL = 24 * time.Hour
+	// MaxActivePasses bounds max_active.
+	MaxActivePasses = 1_000_000
 )
+
+// MinTime is the earliest instant a drop's times may name. Anything earlier
+// is a client's placeholder (Go's zero time, a Unix epoch) rather than a
+// plan, and the zero time would read as "not set" once stored.
+var MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Sentinel errors of the drop package.
 var (
@@ -146,6 +153,14 @@ type Params struct {
 	PassTTL      time.Duration
 	Paused       bool
 	CreatedAt    time.Time
+	// QueueOpensAt starts the pre-queue of a queued drop; zero means none.
+	QueueOpensAt time.Time
+	// ShuffleAtOpen gives the pre-queue random places at opening instead of
+	// arrival order. Taken as given: the API's default (true) is the
+	// caller's to apply, because false is a meaningful choice here.
+	ShuffleAtOpen bool
+	// MaxActive caps the active passes of a seated queued drop; 0 means no cap.
+	MaxActive int
 }
 
 // Drop is one sale. Its fields are read through methods; it changes only
@@ -167,6 +182,9 @@ type Drop struct {
 	passTTL      time.Duration
 	paused       bool
 	createdAt    time.Time
+	queueOpensAt time.Time
+	shuffle      bool
+	maxActive    int
 }
 
 // New validates p and returns a Drop, or a *ValidationError (errors.Is ErrInvalid)
@@ -192,7 +210,8 @@ func New(p Params) (*Drop, error) {
 		id: p.ID, name: name, kind: p.Kind, region: p.Region, venue: p.Venue,
 		opensAt: p.OpensAt.UTC(), closesAt: p.ClosesAt.UTC(), perUserLimit: p.PerUserLimit,
 		admission: p.Admission, admitRate: p.AdmitRate, passTTL: p.PassTTL, paused: p.Paused,
-		createdAt: p.CreatedAt.UTC(),
+		createdAt: p.CreatedAt.UTC(), queueOpensAt: p.QueueOpensAt.UTC(), shuffle: p.ShuffleAtOpen,
+		maxActive: p.MaxActive,
 	}
 	switch p.Kind {
 	case KindGeneral:
@@ -254,10 +273,46 @@ func New(p Params) (*Drop, error) {
 	if d.passTTL < time.Second || d.passTTL > MaxPassTTL {
 		return nil, invalid("pass_ttl_seconds", "must be 1 to %d", int(MaxPassTTL/time.Second))
 	}
+	for _, t := range []struct {
+		field string
+		at    time.Time
+	}{{"opens_at", d.opensAt}, {"closes_at", d.closesAt}, {"queue_opens_at", d.queueOpensAt}} {
+		if !t.at.IsZero() && t.at.Before(MinTime) {
+			return nil, invalid(t.field, "must be in the year 2000 or later")
+		}
+	}
 	if !d.closesAt.IsZero() && !d.opensAt.IsZero() && !d.closesAt.After(d.opensAt) {
 		return nil, invalid("closes_at", "must be after opens_at")
 	}
+	if !d.queueOpensAt.IsZero() {
+		switch {
+		case d.admission != AdmissionQueued:
+			return nil, invalid("queue_opens_at", "a pre-queue is only for queued admission")
+		case d.opensAt.IsZero():
+			return nil, invalid("queue_opens_at", "a pre-queue needs opens_at")
+		case !d.queueOpensAt.Before(d.opensAt):
+			return nil, invalid("queue_opens_at", "must be before opens_at")
+		}
+	}
+	if err := d.checkMaxActive(d.maxActive); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// checkMaxActive applies max_active's rules to n for this drop; 0 (no cap)
+// always passes.
+func (d *Drop) checkMaxActive(n int) error {
+	switch {
+	case n == 0:
+		return nil
+	case n < 1 || n > MaxActivePasses:
+		return invalid("max_active", "must be 1 to %d", MaxActivePasses)
+	case d.kind != KindSeated || d.admission != AdmissionQueued:
+		// Only a seated queued drop hands out passes whose number can be capped.
+		return invalid("max_active", "is only for seated drops with queued admission")
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {
@@ -324,6 +379,25 @@ func (d *Drop) Paused() bool { return d.paused }
 // CreatedAt is when the drop was created.
 func (d *Drop) CreatedAt() time.Time { return d.createdAt }
 
+// QueueOpensAt is when the pre-queue starts taking joins; zero means no pre-queue.
+func (d *Drop) QueueOpensAt() time.Time { return d.queueOpensAt }
+
+// HasPreQueue reports whether the drop takes joins before opens_at.
+func (d *Drop) HasPreQueue() bool { return !d.queueOpensAt.IsZero() }
+
+// InPreQueueWindow reports whether now is in [queue_opens_at, opens_at):
+// joins go to the pre-queue, not yet to the line.
+func (d *Drop) InPreQueueWindow(now time.Time) bool {
+	return d.HasPreQueue() && !now.Before(d.queueOpensAt) && now.Before(d.opensAt)
+}
+
+// ShuffleAtOpen reports whether the pre-queue gets random places at opening
+// (true) or keeps arrival order (false).
+func (d *Drop) ShuffleAtOpen() bool { return d.shuffle }
+
+// MaxActive is the most passes that may be active at once; 0 means no cap.
+func (d *Drop) MaxActive() int { return d.maxActive }
+
 // StatusAt tells where the drop stands at now. A paused drop inside its window is still open.
 func (d *Drop) StatusAt(now time.Time) Status {
 	if !d.opensAt.IsZero() && now.Before(d.opensAt) {
@@ -368,13 +442,31 @@ func (d *Drop) SetAdmitRate(rate int) error {
 // SetPaused stops or resumes admission and open claims.
 func (d *Drop) SetPaused(p bool) { d.paused = p }
 
-// SetClosesAt moves the end of the window; zero removes it.
+// SetClosesAt moves the end of the window; a time already past closes the
+// drop now. A time before MinTime is refused, the zero time included, so a
+// client's "0001-01-01T00:00:00Z" can never pass for "no end": ClearClosesAt
+// is the only way to remove the end.
 func (d *Drop) SetClosesAt(t time.Time) error {
 	t = t.UTC()
-	if !t.IsZero() && !d.opensAt.IsZero() && !t.After(d.opensAt) {
+	if t.Before(MinTime) {
+		return invalid("closes_at", "must be in the year 2000 or later (null removes the end)")
+	}
+	if !d.opensAt.IsZero() && !t.After(d.opensAt) {
 		return invalid("closes_at", "must be after opens_at")
 	}
 	d.closesAt = t
+	return nil
+}
+
+// ClearClosesAt removes the end of the window: the drop sells until sold out.
+func (d *Drop) ClearClosesAt() { d.closesAt = time.Time{} }
+
+// SetMaxActive caps the active passes of a seated queued drop; 0 removes the cap.
+func (d *Drop) SetMaxActive(n int) error {
+	if err := d.checkMaxActive(n); err != nil {
+		return err
+	}
+	d.maxActive = n
 	return nil
 }
 
@@ -385,6 +477,7 @@ func (d *Drop) Params() Params {
 		Stock: d.stock, Seats: d.Seats(), OpensAt: d.opensAt, ClosesAt: d.closesAt,
 		PerUserLimit: d.perUserLimit, Admission: d.admission, AdmitRate: d.admitRate,
 		PassTTL: d.passTTL, Paused: d.paused, CreatedAt: d.createdAt,
+		QueueOpensAt: d.queueOpensAt, ShuffleAtOpen: d.shuffle, MaxActive: d.maxActive,
 	}
 }
 

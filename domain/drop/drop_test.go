@@ -54,6 +54,21 @@ func TestNewRejectsEachBrokenRule(t *testing.T) {
 		{"admit_rate", func(p *Params) { p.AdmitRate = MaxAdmitRate + 1 }},
 		{"pass_ttl_seconds", func(p *Params) { p.PassTTL = time.Millisecond }},
 		{"closes_at", func(p *Params) { p.OpensAt, p.ClosesAt = now, now.Add(-time.Hour) }},
+		{"closes_at", func(p *Params) { p.ClosesAt = time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC) }},
+		{"opens_at", func(p *Params) { p.OpensAt = time.Unix(0, 0) }},
+		{"queue_opens_at", func(p *Params) { p.OpensAt, p.QueueOpensAt = now, now.Add(-time.Hour) }},
+		{"queue_opens_at", func(p *Params) { p.Admission, p.QueueOpensAt = AdmissionQueued, now }},
+		{"queue_opens_at", func(p *Params) { p.Admission, p.OpensAt, p.QueueOpensAt = AdmissionQueued, now, now }},
+		{"queue_opens_at", func(p *Params) { p.Admission, p.OpensAt, p.QueueOpensAt = AdmissionQueued, now, now.Add(time.Second) }},
+		{"queue_opens_at", func(p *Params) { p.Admission, p.OpensAt, p.QueueOpensAt = AdmissionQueued, now, time.Unix(1, 0) }},
+		{"max_active", func(p *Params) { p.Admission, p.MaxActive = AdmissionQueued, 5 }},
+		{"max_active", func(p *Params) { p.Kind, p.Stock, p.Seats, p.MaxActive = KindSeated, 0, []string{"A1"}, 5 }},
+		{"max_active", func(p *Params) {
+			p.Kind, p.Stock, p.Seats, p.Admission, p.MaxActive = KindSeated, 0, []string{"A1"}, AdmissionQueued, -1
+		}},
+		{"max_active", func(p *Params) {
+			p.Kind, p.Stock, p.Seats, p.Admission, p.MaxActive = KindSeated, 0, []string{"A1"}, AdmissionQueued, MaxActivePasses+1
+		}},
 	}
 	for _, c := range cases {
 		p := general()
@@ -136,14 +151,136 @@ func TestMutatorsValidate(t *testing.T) {
 	if err := d.SetClosesAt(p.OpensAt.Add(-time.Second)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("closes before opens accepted: %v", err)
 	}
-	if err := d.SetClosesAt(time.Time{}); err != nil || !d.ClosesAt().IsZero() {
-		t.Errorf("clearing closes_at: %v", err)
+	closes := p.OpensAt.Add(time.Hour)
+	if err := d.SetClosesAt(closes); err != nil || !d.ClosesAt().Equal(closes) {
+		t.Errorf("SetClosesAt(+1h): %v, closes at %s", err, d.ClosesAt())
+	}
+	// The zero time is what "0001-01-01T00:00:00Z" parses to: it must not
+	// pass for "no end", nor may any other placeholder before 2000.
+	for _, bad := range []time.Time{{}, time.Unix(0, 0), MinTime.Add(-time.Nanosecond)} {
+		var ve *ValidationError
+		if err := d.SetClosesAt(bad); !errors.As(err, &ve) || ve.Field != "closes_at" {
+			t.Errorf("SetClosesAt(%s) = %v, want a closes_at ValidationError", bad, err)
+		}
+		if !d.ClosesAt().Equal(closes) {
+			t.Errorf("a refused SetClosesAt(%s) changed closes_at to %s", bad, d.ClosesAt())
+		}
+	}
+	d.ClearClosesAt()
+	if !d.ClosesAt().IsZero() {
+		t.Errorf("ClearClosesAt left %s", d.ClosesAt())
+	}
+}
+
+func TestPastClosesAtClosesNow(t *testing.T) {
+	now := time.Now()
+	d, err := New(general())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetClosesAt(now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.StatusAt(now); got != StatusClosed {
+		t.Fatalf("status after a past closes_at = %s, want closed", got)
+	}
+}
+
+func seatedQueued() Params {
+	return Params{ID: "sq", Name: "Arena", Kind: KindSeated, Seats: []string{"A1", "A2"}, Admission: AdmissionQueued}
+}
+
+func TestPreQueue(t *testing.T) {
+	opens := time.Date(2026, 5, 1, 18, 0, 0, 0, time.UTC)
+	p := seatedQueued()
+	p.OpensAt, p.QueueOpensAt, p.ShuffleAtOpen = opens, opens.Add(-time.Hour), true
+	d, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.HasPreQueue() || !d.QueueOpensAt().Equal(opens.Add(-time.Hour)) || !d.ShuffleAtOpen() {
+		t.Fatalf("pre-queue lost: has %v at %s shuffle %v", d.HasPreQueue(), d.QueueOpensAt(), d.ShuffleAtOpen())
+	}
+	for at, want := range map[time.Time]bool{
+		opens.Add(-time.Hour - time.Nanosecond): false,
+		opens.Add(-time.Hour):                   true,
+		opens.Add(-time.Nanosecond):             true,
+		opens:                                   false,
+		opens.Add(time.Hour):                    false,
+	} {
+		if got := d.InPreQueueWindow(at); got != want {
+			t.Errorf("InPreQueueWindow(%s) = %v, want %v", at, got, want)
+		}
+	}
+
+	// ShuffleAtOpen is taken as given: false keeps arrival order.
+	p.ShuffleAtOpen = false
+	if d, err := New(p); err != nil || d.ShuffleAtOpen() {
+		t.Fatalf("ShuffleAtOpen false: %v, %v", err, d)
+	}
+
+	plain, err := New(general())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.HasPreQueue() || plain.InPreQueueWindow(opens) || !plain.QueueOpensAt().IsZero() {
+		t.Fatal("a drop without queue_opens_at claims a pre-queue")
+	}
+}
+
+func TestMaxActive(t *testing.T) {
+	p := seatedQueued()
+	p.MaxActive = 50
+	d, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.MaxActive() != 50 {
+		t.Fatalf("MaxActive = %d", d.MaxActive())
+	}
+	for _, n := range []int{-1, MaxActivePasses + 1} {
+		if err := d.SetMaxActive(n); !errors.Is(err, ErrInvalid) || d.MaxActive() != 50 {
+			t.Errorf("SetMaxActive(%d) = %v, max %d", n, err, d.MaxActive())
+		}
+	}
+	for _, n := range []int{1, MaxActivePasses, 0} {
+		if err := d.SetMaxActive(n); err != nil || d.MaxActive() != n {
+			t.Errorf("SetMaxActive(%d) = %v, max %d", n, err, d.MaxActive())
+		}
+	}
+
+	g, _ := New(general())
+	var ve *ValidationError
+	if err := g.SetMaxActive(5); !errors.As(err, &ve) || ve.Field != "max_active" {
+		t.Errorf("SetMaxActive on a general drop = %v", err)
+	}
+	if err := g.SetMaxActive(0); err != nil {
+		t.Errorf("removing a cap that is not there = %v", err)
+	}
+}
+
+func TestCloneKeepsNewFields(t *testing.T) {
+	opens := time.Date(2026, 5, 1, 18, 0, 0, 0, time.UTC)
+	p := seatedQueued()
+	p.OpensAt, p.QueueOpensAt, p.ShuffleAtOpen, p.MaxActive = opens, opens.Add(-time.Minute), true, 7
+	d, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.Clone()
+	if !c.QueueOpensAt().Equal(d.QueueOpensAt()) || !c.ShuffleAtOpen() || c.MaxActive() != 7 {
+		t.Fatalf("clone lost values: %+v", c.Params())
+	}
+	if err := c.SetMaxActive(9); err != nil || d.MaxActive() != 7 {
+		t.Fatalf("changing a clone changed the original: %v, %d", err, d.MaxActive())
 	}
 }
 
 func TestParamsRoundTrip(t *testing.T) {
 	d, err := New(Params{ID: "s", Name: "Concert", Kind: KindSeated, Seats: []string{"A", "B"},
-		Admission: AdmissionQueued, AdmitRate: 7, PassTTL: time.Minute, PerUserLimit: 2, Region: "eu", Venue: "Hall"})
+		Admission: AdmissionQueued, AdmitRate: 7, PassTTL: time.Minute, PerUserLimit: 2, Region: "eu", Venue: "Hall",
+		OpensAt: time.Date(2026, 5, 1, 18, 0, 0, 0, time.UTC), QueueOpensAt: time.Date(2026, 5, 1, 17, 0, 0, 0, time.UTC),
+		ShuffleAtOpen: true, MaxActive: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +290,9 @@ func TestParamsRoundTrip(t *testing.T) {
 	}
 	if again.AdmitRate() != 7 || again.PassTTL() != time.Minute || again.PerUserLimit() != 2 || len(again.Seats()) != 2 || again.Region() != "eu" {
 		t.Fatalf("round trip lost values: %+v", again.Params())
+	}
+	if !again.QueueOpensAt().Equal(d.QueueOpensAt()) || !again.ShuffleAtOpen() || again.MaxActive() != 3 {
+		t.Fatalf("round trip lost the waiting-at-scale values: %+v", again.Params())
 	}
 }
 
