@@ -34,6 +34,8 @@ func seatedDrop(t testing.TB, seats ...string) *drop.Drop {
 		ID: uid("s"), Name: "Concert", Kind: drop.KindSeated, Region: "kr", Venue: "Olympic Hall",
 		Seats: seats, OpensAt: now().Add(-time.Hour), ClosesAt: now().Add(time.Hour),
 		PerUserLimit: 2, Admission: drop.AdmissionQueued, AdmitRate: 250, PassTTL: 90 * time.Second, CreatedAt: now(),
+		// Away from the column defaults, so a lost value shows in a round trip.
+		QueueOpensAt: now().Add(-2 * time.Hour), ShuffleAtOpen: false, MaxActive: 25,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +176,52 @@ func TestDropsUpdate(t *testing.T) {
 	wg.Wait()
 	if stored, _ := r.Get(ctx, d.ID()); stored.AdmitRate() != 797 {
 		t.Fatalf("admit rate after 20 concurrent increments = %d, want 797", stored.AdmitRate())
+	}
+}
+
+func TestDropsUpdateMaxActive(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	d := seatedDrop(t, "A1", "A2")
+	if err := r.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{500, 0, 1_000_000} {
+		got, err := r.Update(ctx, d.ID(), func(d *drop.Drop) error { return d.SetMaxActive(n) })
+		if err != nil || got.MaxActive() != n {
+			t.Fatalf("Update(max_active %d) = %v, %v", n, got, err)
+		}
+		stored, err := r.Get(ctx, d.ID())
+		if err != nil || stored.MaxActive() != n {
+			t.Fatalf("stored max_active = %v, %v; want %d", stored, err, n)
+		}
+		// The other fields ride along unchanged.
+		if !stored.QueueOpensAt().Equal(d.QueueOpensAt()) || stored.ShuffleAtOpen() != d.ShuffleAtOpen() {
+			t.Fatalf("Update changed the pre-queue: %+v", stored.Params())
+		}
+	}
+	var n int
+	if err := db.NewSelect().Model((*dropRow)(nil)).Column("max_active").Where("id = ?", d.ID()).Scan(ctx, &n); err != nil || n != 1_000_000 {
+		t.Fatalf("max_active column = %d, %v", n, err)
+	}
+}
+
+func TestDropsNoPreQueueIsNull(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	r := NewDrops(db)
+	d := generalDrop(t, 5, 1)
+	if err := r.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	var isNull bool
+	if err := db.NewSelect().Model((*dropRow)(nil)).ColumnExpr("queue_opens_at IS NULL").Where("id = ?", d.ID()).Scan(ctx, &isNull); err != nil || !isNull {
+		t.Fatalf("queue_opens_at of a drop without a pre-queue: null=%v, %v", isNull, err)
+	}
+	got, err := r.Get(ctx, d.ID())
+	if err != nil || got.HasPreQueue() {
+		t.Fatalf("Get = %v, %v; want no pre-queue", got, err)
 	}
 }
 

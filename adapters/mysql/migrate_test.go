@@ -26,6 +26,9 @@ func freshDatabase(t *testing.T) string {
 	return name
 }
 
+// migrations is how many embedded migrations there are.
+const migrations = 4
+
 func TestMigrateUpDownUp(t *testing.T) {
 	name := freshDatabase(t)
 	db, err := Open(dsnVia(t, "", name), PoolOptions{})
@@ -67,8 +70,8 @@ func TestMigrateUpDownUp(t *testing.T) {
 		}
 		total += len(applied[i])
 	}
-	if total != 3 {
-		t.Fatalf("concurrent MigrateUp applied %d migrations in all, want 3: %v", total, applied)
+	if total != migrations {
+		t.Fatalf("concurrent MigrateUp applied %d migrations in all, want %d: %v", total, migrations, applied)
 	}
 	if n := tables(); n != 6 {
 		t.Fatalf("after up: %d of 6 tables", n)
@@ -80,7 +83,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(status) != 3 {
+	if len(status) != migrations {
 		t.Fatalf("status lines = %q", status)
 	}
 	for _, l := range status {
@@ -93,8 +96,8 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	down, err := Migrate(ctx, db, "down")
-	if err != nil || len(down) != 3 || !strings.Contains(down[0], "20260301000003_inventory") {
-		t.Fatalf("down = %q, %v; want three migrations, newest first", down, err)
+	if err != nil || len(down) != migrations || !strings.Contains(down[0], "20260301000004_drop_waiting") {
+		t.Fatalf("down = %q, %v; want %d migrations, newest first", down, err, migrations)
 	}
 	if n := tables(); n != 0 {
 		t.Fatalf("after down: %d tables left", n)
@@ -104,11 +107,11 @@ func TestMigrateUpDownUp(t *testing.T) {
 		t.Fatalf("CheckMigrated after down = %v, want pending migrations named", err)
 	}
 	status, err = Migrate(ctx, db, "status")
-	if err != nil || len(status) != 3 || !strings.Contains(status[0], "pending") {
+	if err != nil || len(status) != migrations || !strings.Contains(status[0], "pending") {
 		t.Fatalf("status after down = %q, %v", status, err)
 	}
 
-	if up, err := Migrate(ctx, db, "up"); err != nil || len(up) != 3 {
+	if up, err := Migrate(ctx, db, "up"); err != nil || len(up) != migrations {
 		t.Fatalf("up again = %q, %v", up, err)
 	}
 	if n := tables(); n != 6 {
@@ -131,5 +134,54 @@ func TestCheckMigratedUnreachable(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("took %s to notice the server is gone", d)
+	}
+}
+
+// TestDropWaitingMigrationKeepsOldDrops applies the waiting-at-scale columns
+// to a drops table that already holds a row written before them, as a
+// rolling deploy does, and reads that drop back with the old behaviour: no
+// pre-queue, no cap on active passes.
+func TestDropWaitingMigrationKeepsOldDrops(t *testing.T) {
+	name := freshDatabase(t)
+	db, err := Open(dsnVia(t, "", name), PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := ctxT(t)
+	if _, err := MigrateUp(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before 0004, by its own down script, so the test
+	// also proves that script undoes exactly what the up script did.
+	down, err := migrationFiles.ReadFile("migrations/20260301000004_drop_waiting.down.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, string(down)); err != nil {
+		t.Fatalf("down script: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM "+migrationsTable+" WHERE name = ?", "20260301000004"); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckMigrated(ctx, db); !errors.Is(err, ErrNotMigrated) || !strings.Contains(err.Error(), "20260301000004_drop_waiting") {
+		t.Fatalf("CheckMigrated before 0004 = %v, want it pending", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO drops (id, name, kind, stock, seats, per_user_limit, admission, admit_rate, pass_ttl_ms, created_at)
+		VALUES ('old', 'Old', 'seated', 2, '["A1","A2"]', 1, 'queued', 100, 120000, ?)`, now()); err != nil {
+		t.Fatal(err)
+	}
+
+	up, err := MigrateUp(ctx, db)
+	if err != nil || len(up) != 1 || !strings.Contains(up[0], "20260301000004_drop_waiting") {
+		t.Fatalf("MigrateUp = %q, %v; want only 0004 applied", up, err)
+	}
+	d, err := NewDrops(db).Get(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.HasPreQueue() || !d.ShuffleAtOpen() || d.MaxActive() != 0 {
+		t.Fatalf("old drop after 0004: pre-queue %v shuffle %v max_active %d; want none, true, 0",
+			d.HasPreQueue(), d.ShuffleAtOpen(), d.MaxActive())
 	}
 }

@@ -26,10 +26,13 @@ type dropRow struct {
 	Seats        sql.NullString `bun:"seats"`
 	OpensAt      bun.NullTime   `bun:"opens_at"`
 	ClosesAt     bun.NullTime   `bun:"closes_at"`
+	QueueOpensAt bun.NullTime   `bun:"queue_opens_at"`
+	Shuffle      bool           `bun:"shuffle_at_open"`
 	PerUserLimit int            `bun:"per_user_limit"`
 	Admission    string         `bun:"admission"`
 	AdmitRate    int            `bun:"admit_rate"`
 	PassTTLMs    int64          `bun:"pass_ttl_ms"`
+	MaxActive    int            `bun:"max_active"`
 	Paused       bool           `bun:"paused"`
 	IssuedCount  int64          `bun:"issued_count"`
 	CreatedAt    time.Time      `bun:"created_at"`
@@ -41,6 +44,7 @@ type dropRow struct {
 var dropMutableColumns = []string{
 	"name", "kind", "region", "venue", "stock", "seats", "opens_at", "closes_at",
 	"per_user_limit", "admission", "admit_rate", "pass_ttl_ms", "paused",
+	"queue_opens_at", "shuffle_at_open", "max_active",
 }
 
 func dropToRow(d *drop.Drop) (dropRow, error) {
@@ -50,6 +54,7 @@ func dropToRow(d *drop.Drop) (dropRow, error) {
 		Stock: p.Stock, OpensAt: nullTime(p.OpensAt), ClosesAt: nullTime(p.ClosesAt),
 		PerUserLimit: p.PerUserLimit, Admission: string(p.Admission), AdmitRate: p.AdmitRate,
 		PassTTLMs: p.PassTTL.Milliseconds(), Paused: p.Paused, CreatedAt: p.CreatedAt.UTC(),
+		QueueOpensAt: nullTime(p.QueueOpensAt), Shuffle: p.ShuffleAtOpen, MaxActive: p.MaxActive,
 	}
 	if len(p.Seats) > 0 {
 		b, err := json.Marshal(p.Seats)
@@ -75,6 +80,7 @@ func (r *dropRow) toDrop() (*drop.Drop, error) {
 		Stock: r.Stock, Seats: seats, OpensAt: fromNullTime(r.OpensAt), ClosesAt: fromNullTime(r.ClosesAt),
 		PerUserLimit: r.PerUserLimit, Admission: drop.Admission(r.Admission), AdmitRate: r.AdmitRate,
 		PassTTL: time.Duration(r.PassTTLMs) * time.Millisecond, Paused: r.Paused, CreatedAt: r.CreatedAt,
+		QueueOpensAt: fromNullTime(r.QueueOpensAt), ShuffleAtOpen: r.Shuffle, MaxActive: r.MaxActive,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("drop %s: stored row is invalid: %w", r.ID, err)
