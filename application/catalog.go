@@ -55,8 +55,15 @@ func (c *Catalog) Create(ctx context.Context, p drop.Params) (*drop.Drop, error)
 type Update struct {
 	AdmitRate *int
 	Paused    *bool
-	// ClosesAt moves the end of the window; a pointer to the zero time removes it.
+	// ClosesAt moves the end of the window (a past time closes the drop now).
 	ClosesAt *time.Time
+	// ClearClosesAt removes the end of the window. It is a flag of its own,
+	// not ClosesAt pointing at the zero time, so that no client-sent time
+	// can ever be read as "no end".
+	ClearClosesAt bool
+	// MaxActive caps the active passes of a seated queued drop; a pointer
+	// to 0 removes the cap.
+	MaxActive *int
 }
 
 // Update applies u. Errors: drop.ErrInvalidID, drop.ErrNotFound,
@@ -73,6 +80,14 @@ func (c *Catalog) Update(ctx context.Context, id string, u Update) (*drop.Drop, 
 		}
 		if u.Paused != nil {
 			d.SetPaused(*u.Paused)
+		}
+		if u.MaxActive != nil {
+			if err := d.SetMaxActive(*u.MaxActive); err != nil {
+				return err
+			}
+		}
+		if u.ClearClosesAt {
+			d.ClearClosesAt()
 		}
 		if u.ClosesAt != nil {
 			return d.SetClosesAt(*u.ClosesAt)

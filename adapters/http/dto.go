@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -31,6 +32,12 @@ type DropJSON struct {
 	Paused         bool       `json:"paused"`
 	PassTTLSeconds int        `json:"pass_ttl_seconds"`
 	CreatedAt      time.Time  `json:"created_at"`
+	// QueueOpensAt and ShuffleAtOpen are present only for a drop with a
+	// pre-queue, MaxActive only when a cap is set: like the other optional
+	// fields, a drop echoes what it was created with and nothing more.
+	QueueOpensAt  *time.Time `json:"queue_opens_at,omitempty"`
+	ShuffleAtOpen *bool      `json:"shuffle_at_open,omitempty"`
+	MaxActive     int        `json:"max_active,omitempty"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -42,14 +49,19 @@ func optTime(t time.Time) *time.Time {
 
 func dropJSON(v application.DropView) DropJSON {
 	d := v.Drop
-	return DropJSON{
+	out := DropJSON{
 		ID: d.ID(), Name: d.Name(), Kind: string(d.Kind()), Region: d.Region(), Venue: d.Venue(),
 		Stock: d.Stock(), Remaining: v.Remaining, Status: string(v.Status),
 		OpensAt: optTime(d.OpensAt()), ClosesAt: optTime(d.ClosesAt()),
 		PerUserLimit: d.PerUserLimit(), Admission: string(d.Admission()), AdmitRate: d.AdmitRate(),
 		LineLength: v.LineLength, Paused: d.Paused(), PassTTLSeconds: int(d.PassTTL() / time.Second),
-		CreatedAt: d.CreatedAt(),
+		CreatedAt: d.CreatedAt(), MaxActive: d.MaxActive(),
 	}
+	if d.HasPreQueue() {
+		shuffle := d.ShuffleAtOpen()
+		out.QueueOpensAt, out.ShuffleAtOpen = optTime(d.QueueOpensAt()), &shuffle
+	}
+	return out
 }
 
 // IssuanceJSON is a unit sold to a buyer; Seat is empty for general drops.
@@ -163,6 +175,9 @@ type createDropRequest struct {
 	AdmitRate      *int     `json:"admit_rate" validate:"omitempty,min=1,max=1000000"`
 	PassTTLSeconds *int     `json:"pass_ttl_seconds" validate:"omitempty,min=1,max=86400"`
 	Paused         bool     `json:"paused"`
+	QueueOpensAt   *string  `json:"queue_opens_at"`
+	ShuffleAtOpen  *bool    `json:"shuffle_at_open"`
+	MaxActive      *int     `json:"max_active" validate:"omitempty,min=1,max=1000000"`
 }
 
 func deref(p *int) int {
@@ -172,30 +187,52 @@ func deref(p *int) int {
 	return *p
 }
 
+// dropTime reads an optional time member. A time before the year 2000 is a
+// 422 naming the member: "0001-01-01T00:00:00Z" would otherwise parse to the
+// zero time and silently read as "not set".
+func dropTime(field string, v *string) (time.Time, error) {
+	t, err := parseTime(field, v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if v != nil && t.Before(drop.MinTime) {
+		return time.Time{}, invalidField(field, field+" must be in the year 2000 or later")
+	}
+	return t, nil
+}
+
 func (r createDropRequest) params() (drop.Params, error) {
-	opens, err := parseTime("opens_at", r.OpensAt)
+	opens, err := dropTime("opens_at", r.OpensAt)
 	if err != nil {
 		return drop.Params{}, err
 	}
-	closes, err := parseTime("closes_at", r.ClosesAt)
+	closes, err := dropTime("closes_at", r.ClosesAt)
 	if err != nil {
 		return drop.Params{}, err
 	}
+	queueOpens, err := dropTime("queue_opens_at", r.QueueOpensAt)
+	if err != nil {
+		return drop.Params{}, err
+	}
+	// API.md: shuffle_at_open defaults to true; the domain takes it as given.
+	shuffle := r.ShuffleAtOpen == nil || *r.ShuffleAtOpen
 	return drop.Params{
 		ID: r.ID, Name: r.Name, Kind: drop.Kind(r.Kind), Region: r.Region, Venue: r.Venue,
 		Stock: deref(r.Stock), Seats: r.Seats, OpensAt: opens, ClosesAt: closes,
 		PerUserLimit: deref(r.PerUserLimit), Admission: drop.Admission(r.Admission),
 		AdmitRate: deref(r.AdmitRate), PassTTL: time.Duration(deref(r.PassTTLSeconds)) * time.Second,
-		Paused: r.Paused,
+		Paused: r.Paused, QueueOpensAt: queueOpens, ShuffleAtOpen: shuffle, MaxActive: deref(r.MaxActive),
 	}, nil
 }
 
-// patchDropRequest is PATCH /v1/admin/drops/{id}. closes_at is raw so that
-// an absent member (no change) differs from null (remove the end).
+// patchDropRequest is PATCH /v1/admin/drops/{id}. closes_at and max_active
+// are raw so that an absent member (no change) differs from null (remove the
+// end, remove the cap).
 type patchDropRequest struct {
 	AdmitRate *int            `json:"admit_rate" validate:"omitempty,min=1,max=1000000"`
 	Paused    *bool           `json:"paused"`
 	ClosesAt  jsonRawOptional `json:"closes_at"`
+	MaxActive jsonRawOptional `json:"max_active"`
 }
 
 // jsonRawOptional records whether a member was present, and its raw value.
@@ -213,21 +250,39 @@ func (o *jsonRawOptional) UnmarshalJSON(b []byte) error {
 func (r patchDropRequest) update() (application.Update, error) {
 	u := application.Update{AdmitRate: r.AdmitRate, Paused: r.Paused}
 	if r.ClosesAt.set {
-		var t time.Time
-		if string(r.ClosesAt.raw) != "null" {
+		if r.ClosesAt.null() {
+			u.ClearClosesAt = true
+		} else {
 			s, ok := unquote(r.ClosesAt.raw)
 			if !ok {
 				return u, badRequest(CodeInvalidBody, "closes_at", "closes_at must be an RFC 3339 time or null")
 			}
-			var err error
-			if t, err = parseTime("closes_at", &s); err != nil {
+			t, err := dropTime("closes_at", &s)
+			if err != nil {
 				return u, err
 			}
+			u.ClosesAt = &t
 		}
-		u.ClosesAt = &t
+	}
+	if r.MaxActive.set {
+		n := 0 // null removes the cap
+		if !r.MaxActive.null() {
+			v, err := strconv.ParseInt(string(r.MaxActive.raw), 10, 64)
+			if err != nil {
+				return u, badRequest(CodeInvalidBody, "max_active", "max_active must be an integer or null")
+			}
+			if v < 1 || v > drop.MaxActivePasses {
+				return u, invalidField("max_active", fmt.Sprintf("max_active must be 1 to %d (null removes the cap)", drop.MaxActivePasses))
+			}
+			n = int(v)
+		}
+		u.MaxActive = &n
 	}
 	return u, nil
 }
+
+// null reports whether the member was present as JSON null.
+func (o jsonRawOptional) null() bool { return o.set && string(o.raw) == "null" }
 
 // unquote accepts a plain JSON string (times never need escapes).
 func unquote(b []byte) (string, bool) {

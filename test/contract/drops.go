@@ -21,6 +21,9 @@ func RunDrops(t *testing.T, newRepo func(t *testing.T) drop.Repository) {
 	t.Run("ListByRegionOldestFirst", func(t *testing.T) { testDropsListRegion(t, newRepo(t)) })
 	t.Run("ListByStatus", func(t *testing.T) { testDropsListStatus(t, newRepo(t)) })
 	t.Run("Update", func(t *testing.T) { testDropsUpdate(t, newRepo(t)) })
+	t.Run("UpdateMaxActive", func(t *testing.T) { testDropsUpdateMaxActive(t, newRepo(t)) })
+	t.Run("UpdateClearsClosesAt", func(t *testing.T) { testDropsClearClosesAt(t, newRepo(t)) })
+	t.Run("NoPreQueue", func(t *testing.T) { testDropsNoPreQueue(t, newRepo(t)) })
 	t.Run("UpdateError", func(t *testing.T) { testDropsUpdateError(t, newRepo(t)) })
 	t.Run("ConcurrentUpdatesAreAtomic", func(t *testing.T) { testDropsConcurrentUpdate(t, newRepo(t)) })
 	t.Run("IssuedCount", func(t *testing.T) { testDropsIssuedCount(t, newRepo(t)) })
@@ -35,6 +38,8 @@ func fullDrop(t *testing.T, region string, created time.Time) *drop.Drop {
 		OpensAt: created.Add(time.Hour), ClosesAt: created.Add(2 * time.Hour),
 		PerUserLimit: 2, Admission: drop.AdmissionQueued, AdmitRate: 250,
 		PassTTL: 90 * time.Second, Paused: true, CreatedAt: created,
+		// false and a cap are the values away from the stores' defaults.
+		QueueOpensAt: created.Add(30 * time.Minute), ShuffleAtOpen: false, MaxActive: 2,
 	})
 }
 
@@ -46,7 +51,8 @@ func sameDrop(t *testing.T, got, want *drop.Drop) {
 		!g.OpensAt.Equal(w.OpensAt) || !g.ClosesAt.Equal(w.ClosesAt) ||
 		g.PerUserLimit != w.PerUserLimit || g.Admission != w.Admission ||
 		g.AdmitRate != w.AdmitRate || g.PassTTL != w.PassTTL || g.Paused != w.Paused ||
-		!g.CreatedAt.Equal(w.CreatedAt) {
+		!g.CreatedAt.Equal(w.CreatedAt) || !g.QueueOpensAt.Equal(w.QueueOpensAt) ||
+		g.ShuffleAtOpen != w.ShuffleAtOpen || g.MaxActive != w.MaxActive {
 		t.Fatalf("drop = %+v, want %+v", g, w)
 	}
 }
@@ -193,6 +199,63 @@ func testDropsUpdate(t *testing.T, r drop.Repository) {
 	}
 	sameDrop(t, got, want)
 	sameDrop(t, get(t, r, d.ID()), want)
+}
+
+func testDropsUpdateMaxActive(t *testing.T, r drop.Repository) {
+	d := fullDrop(t, newID("region"), baseTime())
+	create(t, r, d)
+	for _, n := range []int{drop.MaxActivePasses, 0, 1} {
+		got, err := r.Update(t.Context(), d.ID(), func(x *drop.Drop) error { return x.SetMaxActive(n) })
+		if err != nil {
+			t.Fatalf("Update(max_active %d): %v", n, err)
+		}
+		want := d.Clone()
+		if err := want.SetMaxActive(n); err != nil {
+			t.Fatal(err)
+		}
+		sameDrop(t, got, want)
+		sameDrop(t, get(t, r, d.ID()), want)
+	}
+	// A refused cap changes nothing.
+	_, err := r.Update(t.Context(), d.ID(), func(x *drop.Drop) error { return x.SetMaxActive(-1) })
+	if !errors.Is(err, drop.ErrInvalid) {
+		t.Fatalf("Update(max_active -1): err = %v, want ErrInvalid", err)
+	}
+	if got := get(t, r, d.ID()).MaxActive(); got != 1 {
+		t.Fatalf("max_active = %d after a refused update, want 1", got)
+	}
+}
+
+func testDropsClearClosesAt(t *testing.T, r drop.Repository) {
+	d := fullDrop(t, newID("region"), baseTime())
+	create(t, r, d)
+	got, err := r.Update(t.Context(), d.ID(), func(x *drop.Drop) error {
+		x.ClearClosesAt()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	want := d.Clone()
+	want.ClearClosesAt()
+	sameDrop(t, got, want)
+	if stored := get(t, r, d.ID()); !stored.ClosesAt().IsZero() {
+		t.Fatalf("closes_at = %s after clearing it", stored.ClosesAt())
+	}
+}
+
+// testDropsNoPreQueue stores a queued drop without a pre-queue but with
+// shuffle_at_open false, so a store that turned "no pre-queue" into a time,
+// or dropped the flag when no pre-queue is set, shows here.
+func testDropsNoPreQueue(t *testing.T, r drop.Repository) {
+	d := mustDrop(t, drop.Params{Kind: drop.KindGeneral, Stock: 3, Admission: drop.AdmissionQueued,
+		OpensAt: baseTime().Add(time.Hour)})
+	create(t, r, d)
+	got := get(t, r, d.ID())
+	sameDrop(t, got, d)
+	if got.HasPreQueue() || got.InPreQueueWindow(baseTime()) {
+		t.Fatal("a drop stored without queue_opens_at came back with a pre-queue")
+	}
 }
 
 func testDropsUpdateError(t *testing.T, r drop.Repository) {
