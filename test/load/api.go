@@ -24,6 +24,12 @@ type answer struct {
 	Code     string       `json:"code"`
 	Issuance *apiIssuance `json:"issuance"`
 	Position int64        `json:"position"`
+	// PollAfterMs is when the server wants the next status poll; 0 when the
+	// server does not pace polls (it promises 500 to 60,000 when it does).
+	PollAfterMs int64 `json:"poll_after_ms"`
+	// Ticket is the line ticket to present on the next poll; empty when the
+	// answer carries none (keep the previous one).
+	Ticket string `json:"ticket"`
 }
 
 type apiDrop struct {
@@ -47,12 +53,17 @@ type createDrop struct {
 	ClosesAt     time.Time `json:"closes_at"`
 	Admission    string    `json:"admission"`
 	AdmitRate    int       `json:"admit_rate,omitempty"`
+	// QueueOpensAt, before OpensAt, opens a pre-queue; nil: none.
+	QueueOpensAt  *time.Time `json:"queue_opens_at,omitempty"`
+	ShuffleAtOpen *bool      `json:"shuffle_at_open,omitempty"`
 }
 
 type serverStats struct {
 	Issued            int64   `json:"issued"`
 	Remaining         int64   `json:"remaining"`
 	LineLength        int64   `json:"line_length"`
+	PreQueueLength    int64   `json:"pre_queue_length"`
+	ActivePasses      int64   `json:"active_passes"`
 	Admitted          int64   `json:"admitted"`
 	Persisted         int64   `json:"persisted"`
 	PendingPersist    int64   `json:"pending_persist"`
@@ -75,7 +86,7 @@ func (c *client) admin(method, path string, in, out any) error {
 		}
 	}
 	var callErr error
-	c.do(method, path, c.adminHeader(), body, "", func(rep reply) {
+	c.do(method, path, c.adminHeader(), body, header{}, func(rep reply) {
 		switch {
 		case rep.err != nil:
 			callErr = fmt.Errorf("%s %s: %w", method, path, rep.err)

@@ -34,6 +34,7 @@ type auditInput struct {
 	firstUndecided     string
 
 	joins      []joinRec
+	prequeue   bool
 	positionUp string
 	lost       string
 	unexpected string
@@ -86,6 +87,9 @@ func (r *runner) audit(ctx context.Context) (AuditReport, error) {
 	}
 	r.auditStats, r.serverIss = st, list.Issuances
 	in := r.auditInput()
+	if in.prequeue {
+		_, r.rho = prequeueShuffled(in.joins, in.ids, issueOrder(in.server))
+	}
 	if r.cfg.MySQLDSN != "" {
 		rows, err := readMySQL(ctx, r.cfg.MySQLDSN, r.drop.ID)
 		if err != nil {
@@ -111,6 +115,7 @@ func (r *runner) auditInput() auditInput {
 		seen:       seenCopy,
 		ids:        r.ids,
 		joins:      s.joins,
+		prequeue:   r.sc.prequeue > 0,
 		unstarted:  r.schedule.Unstarted,
 		positionUp: countNote(s.positionUp, s.firstUp),
 		lost:       countNote(s.lost, s.firstLost),
@@ -222,7 +227,15 @@ func audit(in auditInput) AuditReport {
 			"%d users never heard issued or sold_out%s", in.undecided, prefixed(", first: ", in.firstUndecided))
 		add("no user lost from line", in.lost == "", "%s", orNone(in.lost))
 		add("position never goes up", in.positionUp == "", "%s", orNone(in.positionUp))
-		checks = append(checks, fifo(in.joins, in.ids, in.server))
+		order := issueOrder(in.server)
+		if !in.prequeue {
+			checks = append(checks, fifo("FIFO: admission order equals join order", in.joins, in.ids, order))
+			break
+		}
+		ahead, _ := prequeueAhead(in.joins, in.ids, order)
+		shuffled, _ := prequeueShuffled(in.joins, in.ids, order)
+		checks = append(checks, ahead, shuffled,
+			fifo("FIFO after opening: admission order equals join order among later arrivals", laterArrivals(in.joins), in.ids, order))
 	case LineFlood:
 		add("zero failed requests", in.failures == 0, "%d failed requests%s", in.failures, prefixed("; ", in.failureDetail))
 		checks = append(checks, floodChecks(in)...)
@@ -328,7 +341,7 @@ func presence(source string, seenByClients map[string]seen, list []apiIssuance) 
 // was issued then A must have been issued too, and earlier in the server's order.
 // Users whose join never got a 2xx answer have no known place and constrain
 // nothing as the earlier party.
-func fifo(joins []joinRec, ids []string, server []apiIssuance) Check {
+func fifo(name string, joins []joinRec, ids []string, server []apiIssuance) Check {
 	order := make(map[string]int, len(server))
 	for i, is := range server {
 		if _, ok := order[is.UserID]; !ok {
@@ -340,19 +353,19 @@ func fifo(joins []joinRec, ids []string, server []apiIssuance) Check {
 		if j.ok {
 			as = append(as, u)
 		}
-		if _, issued := order[ids[u]]; issued && !j.firstSent.IsZero() {
+		if _, issued := order[ids[u]]; issued && j.firstSent != 0 {
 			bs = append(bs, u)
 		}
 	}
-	sort.Slice(as, func(i, k int) bool { return joins[as[i]].answered.Before(joins[as[k]].answered) })
-	sort.Slice(bs, func(i, k int) bool { return joins[bs[i]].firstSent.Before(joins[bs[k]].firstSent) })
+	sort.Slice(as, func(i, k int) bool { return joins[as[i]].answered < joins[as[k]].answered })
+	sort.Slice(bs, func(i, k int) bool { return joins[bs[i]].firstSent < joins[bs[k]].firstSent })
 
 	ptr, maxIdx, maxUser, missingUser := 0, -1, -1, -1
 	violations := 0
 	first := ""
 	for _, b := range bs {
 		sent := joins[b].firstSent
-		for ptr < len(as) && joins[as[ptr]].answered.Before(sent) {
+		for ptr < len(as) && joins[as[ptr]].answered < sent {
 			a := as[ptr]
 			if idx, ok := order[ids[a]]; ok {
 				if idx > maxIdx {
@@ -375,12 +388,12 @@ func fifo(joins []joinRec, ids []string, server []apiIssuance) Check {
 			violations++
 			if first == "" {
 				first = fmt.Sprintf("user %s joined before user %s (answered %s before the other's join was sent) but was issued after it (#%d after #%d)",
-					ids[maxUser], ids[b], joins[maxUser].answered.Sub(joins[b].firstSent).Round(time.Microsecond), maxIdx+1, bIdx+1)
+					ids[maxUser], ids[b], time.Duration(joins[maxUser].answered-joins[b].firstSent).Round(time.Microsecond), maxIdx+1, bIdx+1)
 			}
 		}
 	}
 	return Check{
-		Name:   "FIFO: admission order equals join order",
+		Name:   name,
 		Passed: violations == 0,
 		Detail: fmt.Sprintf("%d issued users checked against %d earlier joiners, %d out of order%s",
 			len(bs), len(as), violations, prefixed(", first: ", first)),

@@ -102,7 +102,7 @@ func queued(issuedOrder ...int) ([]joinRec, []string, []apiIssuance) {
 	joins := make([]joinRec, 4)
 	for i := range joins {
 		sent := t0.Add(time.Duration(i) * 10 * time.Millisecond)
-		joins[i] = joinRec{firstSent: sent, answered: sent.Add(time.Millisecond), ok: true, status: "waiting"}
+		joins[i] = joinRec{firstSent: sent.UnixNano(), answered: sent.Add(time.Millisecond).UnixNano(), ok: true, status: lsWaiting}
 	}
 	var server []apiIssuance
 	for _, u := range issuedOrder {
@@ -111,16 +111,22 @@ func queued(issuedOrder ...int) ([]joinRec, []string, []apiIssuance) {
 	return joins, ids, server
 }
 
+const fifoName = "FIFO: admission order equals join order"
+
+func fifoOf(joins []joinRec, ids []string, server []apiIssuance) Check {
+	return fifo(fifoName, joins, ids, server)
+}
+
 func TestFIFO(t *testing.T) {
-	if c := fifo(queued(0, 1, 2)); !c.Passed {
+	if c := fifoOf(queued(0, 1, 2)); !c.Passed {
 		t.Fatalf("in-order admission failed: %s", c.Detail)
 	}
-	c := fifo(queued(1, 0, 2))
+	c := fifoOf(queued(1, 0, 2))
 	if c.Passed || !strings.Contains(c.Detail, "user u0000001 joined before user u0000002") ||
 		!strings.Contains(c.Detail, "issued after it (#2 after #1)") {
 		t.Fatalf("swap not caught: %s", c.Detail)
 	}
-	c = fifo(queued(0, 2))
+	c = fifoOf(queued(0, 2))
 	if c.Passed || !strings.Contains(c.Detail, "user u0000002's join was answered (waiting) before user u0000003's join was sent, u0000003 was issued (#2) but u0000002 was not") {
 		t.Fatalf("skipped user not caught: %s", c.Detail)
 	}
@@ -130,16 +136,16 @@ func TestFIFO(t *testing.T) {
 // be placed either way; only a join answered before another was sent orders them.
 func TestFIFOOverlappingJoinsAreUnordered(t *testing.T) {
 	joins, ids, _ := queued()
-	joins[1].firstSent = joins[0].firstSent.Add(500 * time.Microsecond) // sent before 0's answer arrived
+	joins[1].firstSent = joins[0].firstSent + int64(500*time.Microsecond) // sent before 0's answer arrived
 	server := []apiIssuance{{ID: "a", UserID: ids[1]}, {ID: "b", UserID: ids[0]}}
-	if c := fifo(joins, ids, server); !c.Passed {
+	if c := fifo(fifoName, joins, ids, server); !c.Passed {
 		t.Fatalf("overlapping joins flagged: %s", c.Detail)
 	}
 	// A user whose join never got an answer has no known place.
 	joins, ids, _ = queued()
 	joins[0].ok = false
 	server = []apiIssuance{{ID: "a", UserID: ids[1]}}
-	if c := fifo(joins, ids, server); !c.Passed {
+	if c := fifo(fifoName, joins, ids, server); !c.Passed {
 		t.Fatalf("unanswered join constrained the order: %s", c.Detail)
 	}
 }

@@ -124,8 +124,9 @@ type reply struct {
 }
 
 // do sends one request and hands the reply to fn before the buffers are reused.
-// A nil body sends no body.
-func (c *client) do(method, path string, id header, body []byte, idemKey string, fn func(reply)) {
+// A nil body sends no body; extra is one more header (an Idempotency-Key, a
+// line ticket), sent when its key is set.
+func (c *client) do(method, path string, id header, body []byte, extra header, fn func(reply)) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -138,8 +139,8 @@ func (c *client) do(method, path string, id header, body []byte, idemKey string,
 	if id.key != "" {
 		req.Header.Set(id.key, id.value)
 	}
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
+	if extra.key != "" {
+		req.Header.Set(extra.key, extra.value)
 	}
 	if body != nil {
 		req.Header.SetContentType("application/json")

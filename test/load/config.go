@@ -92,8 +92,12 @@ type Config struct {
 	JWTSecret string
 	// MySQLDSN, when set, makes the audit also read table issuances from MySQL.
 	MySQLDSN string
-	// RedisAddr, when set, lets line-flood report Redis memory per waiting user.
+	// RedisAddr, when set, lets line-flood and coupon-rush report Redis memory
+	// per waiting user (INFO memory used_memory).
 	RedisAddr string
+	// MetricsURL, when set, is the server's private /metrics (a full URL):
+	// coupon-rush reads process_resident_memory_bytes from it while it runs.
+	MetricsURL string
 	// Strategy labels the report (the inventory strategy under test).
 	Strategy string
 	// InProcess says the server runs in this process (--embedded), so its memory
@@ -127,8 +131,20 @@ type Config struct {
 	Ramp time.Duration
 	// Wait is the pause between a coupon-rush join and its first status poll.
 	Wait time.Duration
-	// Poll is the interval between coupon-rush status polls.
+	// Poll is the interval between coupon-rush status polls when the server does
+	// not pace them (an answer without poll_after_ms), or always with FixedPoll.
 	Poll time.Duration
+	// FixedPoll replays the seeds' polling: Wait after the join, then every Poll,
+	// ignoring poll_after_ms and sending no line ticket. By default coupon-rush
+	// users poll when the server says and present their latest ticket.
+	FixedPoll bool
+	// Prequeue is the fraction (0 to 1) of coupon-rush users who join a
+	// pre-queue during PrequeueWindow before the drop opens; the rest arrive
+	// over Ramp after opening. Zero: no pre-queue, the drop is open from the start.
+	Prequeue float64
+	// PrequeueWindow is how long before opening the pre-queue opens (default 10
+	// minutes, scaled by Speed like every duration).
+	PrequeueWindow time.Duration
 	// AdmitRate is the queued drop's admit_rate per second.
 	AdmitRate float64
 	// MaxPolls bounds the status polls of one coupon-rush user.
@@ -183,6 +199,8 @@ func Defaults(scenario string) Config {
 		MaxPolls:     1000,
 		Concurrency:  64,
 		Sample:       10000,
+
+		PrequeueWindow: 10 * time.Minute,
 	}
 	switch scenario {
 	case ConcertSpike:
@@ -235,6 +253,7 @@ func (c Config) withDefaults() (Config, error) {
 	fillD(&c.Ramp, d.Ramp)
 	fillD(&c.Wait, d.Wait)
 	fillD(&c.Poll, d.Poll)
+	fillD(&c.PrequeueWindow, d.PrequeueWindow)
 	fillF(&c.AdmitRate, d.AdmitRate)
 	fill(&c.MaxPolls, d.MaxPolls)
 	fill(&c.Concurrency, d.Concurrency)
@@ -261,6 +280,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("durations must not be negative and poll must be positive")
 	case c.MaxInFlight < 1 || c.Concurrency < 1 || c.MaxPolls < 1:
 		return c, fmt.Errorf("max in-flight, concurrency and max polls must be at least 1")
+	case c.Prequeue < 0 || c.Prequeue > 1 || math.IsNaN(c.Prequeue):
+		return c, fmt.Errorf("pre-queue fraction must be between 0 and 1, got %v", c.Prequeue)
+	case c.Prequeue > 0 && c.Scenario != CouponRush:
+		return c, fmt.Errorf("a pre-queue is a coupon-rush setting")
+	case c.PrequeueWindow < 0:
+		return c, fmt.Errorf("the pre-queue window must not be negative")
 	}
 	return c, nil
 }
@@ -274,6 +299,7 @@ type scaled struct {
 	wait      time.Duration
 	poll      time.Duration
 	duration  time.Duration
+	prequeue  time.Duration
 	admitRate int
 }
 
@@ -283,6 +309,9 @@ func (c Config) scaled() scaled {
 		wait:     scaleDur(c.Wait, c.Speed),
 		poll:     scaleDur(c.Poll, c.Speed),
 		duration: scaleDur(c.Duration, c.Speed),
+	}
+	if c.Prequeue > 0 {
+		s.prequeue = scaleDur(c.PrequeueWindow, c.Speed)
 	}
 	for _, st := range c.Stages {
 		s.stages = append(s.stages, Stage{Duration: scaleDur(st.Duration, c.Speed), Rate: st.Rate * c.Speed})
@@ -303,4 +332,22 @@ func totalArrivals(stages []Stage) int {
 		n += int(math.Round(s.Duration.Seconds() * s.Rate))
 	}
 	return n
+}
+
+// ParseFraction reads a share of users as a percentage ("30%") or a fraction
+// ("0.3"); it must lie between 0 and 1.
+func ParseFraction(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct := strings.HasSuffix(t, "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a fraction such as 0.3 or a percentage such as 30%%", s)
+	}
+	if pct {
+		v /= 100
+	}
+	if v < 0 || v > 1 || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q: must be between 0 and 1 (0%% and 100%%)", s)
+	}
+	return v, nil
 }

@@ -52,7 +52,7 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 	r.flood = st
 	r.sale = newSale(cfg.Users, 0)
 	r.sale.joins = make([]joinRec, cfg.Users)
-	r.sale.lastPos = make([]int64, cfg.Users)
+	r.sale.lastPos = make([]uint32, cfg.Users)
 
 	rssBefore, rssSrc := r.serverRSS()
 	redisBefore, redisErr := redisUsedMemory(r.cfg.RedisAddr)
@@ -60,7 +60,7 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 	r.start = time.Now()
 	r.rec = newRecorder(r.start, r.sc.duration, EndpointJoin, EndpointLineStatus)
 	joinEP, statusEP := r.rec.endpoint(EndpointJoin), r.rec.endpoint(EndpointLineStatus)
-	stop := r.progress(int64(cfg.Users), joinEP.total)
+	stop := r.progress(int64(cfg.Users), joinEP.total, nil)
 	floodCtx, cancel := context.WithTimeout(ctx, r.sc.duration)
 	var nextUser atomic.Int64
 	r.workers(floodCtx, func() bool {
@@ -70,7 +70,7 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 		}
 		now := time.Now()
 		r.sale.joinSent(u, now)
-		r.call(joinEP, now, http.MethodPost, linePath, r.hs[u], nil, "", func(rep reply, ended time.Time) {
+		r.call(joinEP, now, http.MethodPost, linePath, r.hs[u], nil, header{}, func(rep reply, ended time.Time) {
 			if rep.kind != errNone || classOf(rep.status) != class2xx {
 				st.mu.Lock()
 				st.joinErrs++
@@ -137,7 +137,7 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 			return false
 		}
 		u := sample[i]
-		r.call(statusEP, time.Now(), http.MethodGet, linePath+"/me", r.hs[u], nil, "", func(rep reply, _ time.Time) {
+		r.call(statusEP, time.Now(), http.MethodGet, linePath+"/me", r.hs[u], nil, header{}, func(rep reply, _ time.Time) {
 			if rep.kind != errNone || rep.status != http.StatusOK {
 				return
 			}
@@ -201,7 +201,7 @@ func sampleOf(users []int, n int) []int {
 // for a server in this process, from /proc/self (which then includes the client).
 func (r *runner) serverRSS() (int64, string) {
 	var rss int64 = -1
-	r.c.do(http.MethodGet, "/metrics", header{}, nil, "", func(rep reply) {
+	r.c.do(http.MethodGet, "/metrics", header{}, nil, header{}, func(rep reply) {
 		if rep.kind == errNone && rep.status == http.StatusOK {
 			rss = promValue(rep.body, "process_resident_memory_bytes")
 		}

@@ -162,7 +162,7 @@ func BenchmarkClientCPU(b *testing.B) {
 		ep := newEndpoint("claim", time.Now(), time.Second)
 		measureCPU(b, func() {
 			start := time.Now()
-			c.do(http.MethodPost, "/v1/drops/d1/claims", id, body, "k1", func(rep reply) {
+			c.do(http.MethodPost, "/v1/drops/d1/claims", id, body, header{"Idempotency-Key", "k1"}, func(rep reply) {
 				ep.observe(observation{intended: start, started: start, ended: time.Now(), status: rep.status, kind: rep.kind})
 				var a answer
 				if rep.status != http.StatusCreated || json.Unmarshal(rep.body, &a) != nil || a.Status != "issued" {

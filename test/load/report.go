@@ -14,18 +14,19 @@ import (
 // Report is everything one run measured and what the audit concluded. Times in
 // milliseconds or seconds are from the start of the schedule.
 type Report struct {
-	Scenario    string           `json:"scenario"`
-	Target      string           `json:"target"`
-	Strategy    string           `json:"strategy,omitempty"`
-	Speed       float64          `json:"speed"`
-	StartedAt   time.Time        `json:"started_at"`
-	WallSeconds float64          `json:"wall_seconds"`
-	Drop        DropInfo         `json:"drop"`
-	Schedule    ScheduleReport   `json:"schedule"`
-	Endpoints   []EndpointReport `json:"endpoints"`
-	Sale        SaleReport       `json:"sale"`
-	LineFlood   *LineFloodReport `json:"line_flood,omitempty"`
-	Audit       AuditReport      `json:"audit"`
+	Scenario    string            `json:"scenario"`
+	Target      string            `json:"target"`
+	Strategy    string            `json:"strategy,omitempty"`
+	Speed       float64           `json:"speed"`
+	StartedAt   time.Time         `json:"started_at"`
+	WallSeconds float64           `json:"wall_seconds"`
+	Drop        DropInfo          `json:"drop"`
+	Schedule    ScheduleReport    `json:"schedule"`
+	Endpoints   []EndpointReport  `json:"endpoints"`
+	Sale        SaleReport        `json:"sale"`
+	LineFlood   *LineFloodReport  `json:"line_flood,omitempty"`
+	CouponRush  *CouponRushReport `json:"coupon_rush,omitempty"`
+	Audit       AuditReport       `json:"audit"`
 	// Config echoes the effective settings, at real speed.
 	Config ConfigEcho `json:"config"`
 }
@@ -40,9 +41,13 @@ type ConfigEcho struct {
 	WaitSeconds  float64 `json:"wait_seconds,omitempty"`
 	PollSeconds  float64 `json:"poll_seconds,omitempty"`
 	AdmitRate    float64 `json:"admit_rate,omitempty"`
-	Seed         int64   `json:"seed"`
-	Poisson      bool    `json:"poisson"`
-	Identity     string  `json:"identity"`
+	FixedPoll    bool    `json:"fixed_poll,omitempty"`
+	Prequeue     float64 `json:"prequeue,omitempty"`
+	// PrequeueWindowSeconds is at real speed, like every duration here.
+	PrequeueWindowSeconds float64 `json:"prequeue_window_s,omitempty"`
+	Seed                  int64   `json:"seed"`
+	Poisson               bool    `json:"poisson"`
+	Identity              string  `json:"identity"`
 }
 
 // DropInfo is the drop the scenario created.
@@ -161,6 +166,56 @@ type LineFloodReport struct {
 	MemoryNotMeasure string  `json:"memory_not_measured,omitempty"`
 }
 
+// CouponRushReport is what coupon-rush adds at national scale: the status load
+// the waiting buyers made, how many waited at once and what they cost the
+// server, and how long deciding everyone took. Seconds are from the start of
+// the schedule, at the speed the run went.
+type CouponRushReport struct {
+	// PollMode says whether users polled when the server said or on a fixed grid.
+	PollMode string `json:"poll_mode"`
+	// PrequeueUsers is the number planned to join before opening, and
+	// PrequeueJoined those whose join the server answered pre_queue.
+	PrequeueUsers         int     `json:"prequeue_users"`
+	PrequeueJoined        int     `json:"prequeue_joined"`
+	PrequeueWindowSeconds float64 `json:"prequeue_window_s,omitempty"`
+	StatusPolls           int64   `json:"status_polls"`
+	// PollsWithTicket counts status polls that presented a line ticket.
+	PollsWithTicket    int64   `json:"polls_with_ticket"`
+	PollsPerUser       float64 `json:"polls_per_user"`
+	PeakPollsPerSecond float64 `json:"peak_polls_per_s"`
+	MeanPollsPerSecond float64 `json:"mean_polls_per_s"`
+	// WaitingPeak is the most buyers waiting at once (line_length plus
+	// pre_queue_length), over reads of the admin stats every SampleSeconds.
+	WaitingPeak          int64   `json:"waiting_peak"`
+	WaitingPeakAtSeconds float64 `json:"waiting_peak_at_s"`
+	SampleSeconds        float64 `json:"sample_s"`
+	// ServerRSSPeak is the highest resident memory read (--metrics-url).
+	ServerRSSPeak int64  `json:"server_rss_peak_bytes,omitempty"`
+	RSSSource     string `json:"rss_source,omitempty"`
+	// RedisPerWaiting is Redis used_memory at the peak of waiting, less before
+	// the run, divided by the buyers waiting then (--redis).
+	RedisBefore     int64   `json:"redis_used_before_bytes,omitempty"`
+	RedisAtPeak     int64   `json:"redis_used_at_peak_bytes,omitempty"`
+	RedisPerWaiting float64 `json:"redis_per_waiting_bytes,omitempty"`
+	// OpenToDecidedSeconds is from opening (the pre-queue's end, or the start)
+	// until every user had heard issued or sold out; absent if some never did.
+	OpenToDecidedSeconds *float64 `json:"open_to_decided_s,omitempty"`
+	// PrequeueRankCorrelation is Spearman's rho between the pre-queue users'
+	// arrival order and their issue order (near 0 for a shuffle).
+	PrequeueRankCorrelation *float64     `json:"prequeue_rank_correlation,omitempty"`
+	Notes                   []string     `json:"notes,omitempty"`
+	Timeline                []GaugePoint `json:"timeline,omitempty"`
+}
+
+// GaugePoint is one sample of the server during coupon-rush.
+type GaugePoint struct {
+	AtSeconds      float64 `json:"at_s"`
+	Waiting        int64   `json:"waiting"`
+	PreQueue       int64   `json:"pre_queue"`
+	PollsPerSecond float64 `json:"polls_per_s"`
+	ServerRSS      int64   `json:"server_rss_bytes,omitempty"`
+}
+
 // AuditReport lists every check and whether it held.
 type AuditReport struct {
 	Passed bool    `json:"passed"`
@@ -276,6 +331,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\n")
 	}
 
+	if cr := r.CouponRush; cr != nil {
+		writeCouponRush(&b, cr)
+	}
+
 	verdict := "PASSED"
 	if !r.Audit.Passed {
 		verdict = "FAILED"
@@ -295,3 +354,29 @@ func (r *Report) WriteText(w io.Writer) error {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
+
+func writeCouponRush(b *strings.Builder, cr *CouponRushReport) {
+	fmt.Fprintf(b, "coupon-rush: polls %s; %d status polls (%.1f per user, %d with a ticket), peak %.0f/s, mean %.0f/s\n",
+		cr.PollMode, cr.StatusPolls, cr.PollsPerUser, cr.PollsWithTicket, cr.PeakPollsPerSecond, cr.MeanPollsPerSecond)
+	if cr.PrequeueUsers > 0 {
+		fmt.Fprintf(b, "  pre-queue: %d users planned over %.1fs, %d answered pre_queue", cr.PrequeueUsers, cr.PrequeueWindowSeconds, cr.PrequeueJoined)
+		if cr.PrequeueRankCorrelation != nil {
+			fmt.Fprintf(b, ", arrival/issue rank correlation %.4f", *cr.PrequeueRankCorrelation)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(b, "  waiting at the peak: %d (at %.1fs, sampled every %.2fs)", cr.WaitingPeak, cr.WaitingPeakAtSeconds, cr.SampleSeconds)
+	if cr.ServerRSSPeak > 0 {
+		fmt.Fprintf(b, ", server RSS peak %s (%s)", mib(cr.ServerRSSPeak), cr.RSSSource)
+	}
+	if cr.RedisAtPeak > 0 {
+		fmt.Fprintf(b, ", Redis %s -> %s (%.0f B per waiting buyer)", mib(cr.RedisBefore), mib(cr.RedisAtPeak), cr.RedisPerWaiting)
+	}
+	b.WriteString("\n")
+	if cr.OpenToDecidedSeconds != nil {
+		fmt.Fprintf(b, "  every user decided %.2fs after opening\n", *cr.OpenToDecidedSeconds)
+	}
+	for _, n := range cr.Notes {
+		fmt.Fprintf(b, "  (%s)\n", n)
+	}
+}

@@ -38,6 +38,8 @@ type runner struct {
 	serverIss   []apiIssuance
 	lineFlood   *LineFloodReport
 	flood       *floodState
+	rush        *rush
+	rho         *float64
 }
 
 // Run performs one scenario against cfg.BaseURL: it creates the drop, drives the
@@ -82,6 +84,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, fmt.Errorf("audit could not read the server: %w", err)
 	}
 	rep.Audit = a
+	if rep.CouponRush != nil {
+		rep.CouponRush.PrequeueRankCorrelation = r.rho
+	}
 	rep.Sale.Issued = int(r.auditStats.Issued)
 	rep.Sale.SellOutSeconds = r.sellOut()
 	rep.WallSeconds = time.Since(wallStart).Seconds()
@@ -99,7 +104,13 @@ func (r *runner) deadline() time.Duration {
 	if r.cfg.Duration > 0 {
 		return r.sc.duration
 	}
-	return 2*r.planned() + 30*time.Second
+	d := 2*r.planned() + 30*time.Second
+	if r.cfg.Scenario == CouponRush && !r.cfg.FixedPoll {
+		// A server-paced poll is not compressed by --speed: the last users may
+		// be told to come back as late as the API's 60 s bound.
+		d += time.Minute
+	}
+	return d
 }
 
 // planned is how long the schedule should take at the configured speed.
@@ -113,15 +124,15 @@ func (r *runner) planned() time.Duration {
 		return d
 	case CouponRush:
 		sell := time.Duration(float64(r.cfg.Stock) / float64(r.sc.admitRate) * float64(time.Second))
-		return r.sc.ramp + r.sc.wait + sell + r.sc.poll
+		return r.sc.prequeue + r.sc.ramp + r.sc.wait + sell + r.sc.poll
 	}
 	return r.sc.duration
 }
 
 // call sends one measured request; fn sees the reply after the clock stopped.
-func (r *runner) call(ep *endpoint, intended time.Time, method, path string, id header, body []byte, idem string, fn func(reply, time.Time)) {
+func (r *runner) call(ep *endpoint, intended time.Time, method, path string, id header, body []byte, extra header, fn func(reply, time.Time)) {
 	started := time.Now()
-	r.c.do(method, path, id, body, idem, func(rep reply) {
+	r.c.do(method, path, id, body, extra, func(rep reply) {
 		ended := time.Now()
 		ep.observe(observation{intended: intended, started: started, ended: ended, status: rep.status, kind: rep.kind})
 		if r.cfg.OnResult != nil {
@@ -136,22 +147,26 @@ func (r *runner) call(ep *endpoint, intended time.Time, method, path string, id 
 	})
 }
 
-// runSchedule drives the scheduler under the run's deadline with a progress bar.
-func (r *runner) runSchedule(ctx context.Context, arrivals []time.Duration, arrive func(int, time.Time), total int64, done func() int64) {
+// runSchedule drives the scheduler under the run's deadline with a progress
+// bar; follow runs the follow-ups that requests schedule (nil: none).
+func (r *runner) runSchedule(ctx context.Context, arrivals []time.Duration, arrive func(int, time.Time),
+	follow func(int, uint8, time.Time), total int64, done func() int64, describe func(time.Time) string) {
 	ctx, cancel := context.WithTimeout(ctx, r.deadline())
 	defer cancel()
 	r.sched = newScheduler(r.start, arrivals, r.cfg.MaxInFlight, arrive)
+	r.sched.follow = follow
 	if len(arrivals) > 0 {
 		r.lastArrival = r.start.Add(arrivals[len(arrivals)-1])
 	}
-	stop := r.progress(total, done)
+	stop := r.progress(total, done, describe)
 	unstarted := r.sched.run(ctx)
 	stop()
 	r.schedule = r.sched.stats(unstarted)
 }
 
-// progress draws a bar on cfg.Progress until the returned stop is called.
-func (r *runner) progress(total int64, done func() int64) (stop func()) {
+// progress draws a bar on cfg.Progress until the returned stop is called;
+// describe, when set, adds the scenario's own account of where it stands.
+func (r *runner) progress(total int64, done func() int64, describe func(time.Time) string) (stop func()) {
 	if r.cfg.Progress == nil {
 		return func() {}
 	}
@@ -179,8 +194,12 @@ func (r *runner) progress(total int64, done func() int64) (stop func()) {
 				req, answered, failed := r.rec.totals()
 				perSec := rate(req-lastReq.Swap(req), now.Sub(prevAt))
 				prevAt = now
-				bar.Describe(fmt.Sprintf("%s %5.1fs %7.0f req/s answered %d errors %d",
-					r.cfg.Scenario, now.Sub(r.start).Seconds(), perSec, answered, failed))
+				extra := ""
+				if describe != nil {
+					extra = ", " + describe(now)
+				}
+				bar.Describe(fmt.Sprintf("%s %5.1fs %7.0f req/s answered %d errors %d%s",
+					r.cfg.Scenario, now.Sub(r.start).Seconds(), perSec, answered, failed, extra))
 				_ = bar.Set64(min(done(), total))
 			}
 		}
@@ -223,6 +242,11 @@ func (r *runner) report(wallStart time.Time) *Report {
 		rep.Config.WaitSeconds = cfg.Wait.Seconds()
 		rep.Config.PollSeconds = cfg.Poll.Seconds()
 		rep.Config.AdmitRate = cfg.AdmitRate
+		rep.Config.FixedPoll = cfg.FixedPoll
+		rep.Config.Prequeue = cfg.Prequeue
+		if cfg.Prequeue > 0 {
+			rep.Config.PrequeueWindowSeconds = cfg.PrequeueWindow.Seconds()
+		}
 	}
 	s := r.sale
 	s.mu.Lock()
@@ -240,6 +264,9 @@ func (r *runner) report(wallStart time.Time) *Report {
 	if undecided == 0 && !decidedAt.IsZero() && !r.lastArrival.IsZero() {
 		v := decidedAt.Sub(r.lastArrival).Seconds()
 		rep.Sale.DecidedAfterLastArrivalSeconds = &v
+	}
+	if r.rush != nil {
+		r.rush.report(rep)
 	}
 	return rep
 }

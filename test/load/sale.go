@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,14 +15,44 @@ type seen struct {
 	at   time.Time
 }
 
-// joinRec is one user's place-taking, as the client lived it. firstSent is the
-// first attempt (the earliest the server could have placed the user), answered
-// the first 2xx answer (the latest).
+// joinRec is one user's place-taking, as the client lived it, in 24 bytes:
+// firstSent is the first attempt (the earliest the server could have placed the
+// user), answered the first 2xx answer (the latest), both in Unix nanoseconds
+// (0: never); status is what that answer said.
 type joinRec struct {
-	firstSent time.Time
-	answered  time.Time
+	firstSent int64
+	answered  int64
 	ok        bool
-	status    string
+	status    lineStatus
+}
+
+// lineStatus is a line answer's status in one byte.
+type lineStatus uint8
+
+const (
+	lsOther lineStatus = iota
+	lsWaiting
+	lsPreQueue
+	lsIssued
+	lsSoldOut
+)
+
+var lineStatusNames = [...]string{"other", "waiting", "pre_queue", "issued", "sold_out"}
+
+func (l lineStatus) String() string { return lineStatusNames[l] }
+
+func lineStatusOf(s string) lineStatus {
+	switch s {
+	case "waiting":
+		return lsWaiting
+	case "pre_queue":
+		return lsPreQueue
+	case "issued":
+		return lsIssued
+	case "sold_out":
+		return lsSoldOut
+	}
+	return lsOther
 }
 
 // sale tracks what buyers were told, for the report and the audit.
@@ -45,13 +76,17 @@ type sale struct {
 	decided     []bool
 	decidedAt   time.Time
 	joins       []joinRec
-	lastPos     []int64
+	lastPos     []uint32
 	positionUp  int
 	firstUp     string
 	lost        int
 	firstLost   string
 	unexpected  int
 	firstUnexpt string
+
+	// Counters the progress bar reads without taking mu.
+	nJoined  atomic.Int64
+	nDecided atomic.Int64
 }
 
 func newSale(users, seats int) *sale {
@@ -142,6 +177,9 @@ func (s *sale) outcome(user int, a answer, at time.Time) bool {
 }
 
 func (s *sale) decide(user int, at time.Time) {
+	if !s.decided[user] {
+		s.nDecided.Add(1)
+	}
 	s.decided[user] = true
 	if at.After(s.decidedAt) {
 		s.decidedAt = at
@@ -159,8 +197,8 @@ func (s *sale) answered(user, seat int) {
 
 func (s *sale) joinSent(user int, at time.Time) {
 	s.mu.Lock()
-	if s.joins[user].firstSent.IsZero() {
-		s.joins[user].firstSent = at
+	if s.joins[user].firstSent == 0 {
+		s.joins[user].firstSent = at.UnixNano()
 	}
 	s.usersAttempted[user] = true
 	s.mu.Unlock()
@@ -170,17 +208,19 @@ func (s *sale) joinAnswered(user int, a answer, at time.Time) {
 	s.mu.Lock()
 	j := &s.joins[user]
 	if !j.ok {
-		j.ok, j.answered, j.status = true, at, a.Status
+		j.ok, j.answered, j.status = true, at.UnixNano(), lineStatusOf(a.Status)
+		s.nJoined.Add(1)
 	}
 	s.usersAnswered[user] = true
 	if a.Status == "waiting" && a.Position > 0 {
-		s.lastPos[user] = a.Position
+		s.lastPos[user] = clampPos(a.Position)
 	}
 	s.mu.Unlock()
 }
 
 // waiting checks that a waiting user's position never went up.
-func (s *sale) waiting(user int, pos int64) {
+func (s *sale) waiting(user int, position int64) {
+	pos := clampPos(position)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if prev := s.lastPos[user]; prev > 0 && pos > prev {
@@ -217,16 +257,18 @@ func (s *sale) undecided() (n int, first string) {
 	return n, first
 }
 
-func (s *sale) decidedCount() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	for _, d := range s.decided {
-		if d {
-			n++
-		}
+func (s *sale) decidedCount() int64 { return s.nDecided.Load() }
+
+// clampPos keeps a position in 4 bytes; a line longer than 4 billion is not a
+// line this generator can make.
+func clampPos(p int64) uint32 {
+	if p < 0 {
+		return 0
 	}
-	return n
+	if p > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return uint32(p)
 }
 
 func count(bs []bool) int {

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"container/heap"
 	"context"
 	"math/rand/v2"
 	"sort"
@@ -10,9 +9,24 @@ import (
 	"time"
 )
 
-// task runs one request (and may schedule the next one of the same user).
-// intended is when it was due; the latency it reports is measured from there.
-type task func(intended time.Time)
+// followUp is a user's next request, as the scheduler keeps it: 16 bytes in a
+// heap, so a million waiting users cost 16 MB of heap and no goroutine.
+type followUp struct {
+	at   int64 // nanoseconds after the scheduler's start
+	user int32
+	op   uint8
+}
+
+// job is one request handed to a worker: an arrival (op opArrival) or a follow-up.
+type job struct {
+	at   time.Time
+	user int32
+	op   uint8
+}
+
+// opArrival marks a job as the arrival with index user; follow-up ops are the
+// caller's own and must differ from it.
+const opArrival = 255
 
 // scheduler is an open-model dispatcher: arrivals start at their intended times
 // whether or not earlier requests have answered, so a slow server meets the same
@@ -20,21 +34,25 @@ type task func(intended time.Time)
 // silently thinning the load (coordinated omission).
 //
 // Arrivals come from a precomputed list of offsets; follow-up requests (a user's
-// next poll) go into a heap. Goroutines exist only for requests in flight, so a
-// million waiting users cost a heap entry each, not a stack.
+// next poll) go into a binary heap of compact entries. A bounded pool of workers
+// runs the requests; a request that finds every slot taken waits for one and
+// counts as a late start, its latency still measured from its intended time.
 type scheduler struct {
 	start    time.Time
 	arrivals []time.Duration
 	arrive   func(i int, intended time.Time)
-	sem      chan struct{}
+	// follow runs a follow-up scheduled with after; nil when the run has none.
+	follow func(user int, op uint8, intended time.Time)
+	sem    chan struct{}
+	jobs   chan job
 
 	mu      sync.Mutex
 	next    int
-	later   taskHeap
-	seq     uint64
+	later   followHeap
 	pending int
 	stopped bool
 	wake    chan struct{}
+	workers int
 	wg      sync.WaitGroup
 
 	started    atomic.Int64
@@ -49,20 +67,28 @@ func newScheduler(start time.Time, arrivals []time.Duration, maxInFlight int, ar
 		arrivals: arrivals,
 		arrive:   arrive,
 		sem:      make(chan struct{}, maxInFlight),
+		jobs:     make(chan job),
 		wake:     make(chan struct{}, 1),
 	}
 }
 
-// after schedules fn at the given time. Called from a running task, it keeps the
-// run alive until fn has run; after the run stopped it is dropped.
-func (s *scheduler) after(at time.Time, fn task) {
+// after schedules user's follow-up op at the given time. Called from a running
+// request, it keeps the run alive until the follow-up has run; after the run
+// stopped it is dropped.
+func (s *scheduler) after(at time.Time, user int, op uint8) {
 	s.mu.Lock()
 	if !s.stopped {
-		s.seq++
-		heap.Push(&s.later, timed{at: at, seq: s.seq, fn: fn})
+		s.later.push(followUp{at: int64(at.Sub(s.start)), user: int32(user), op: op})
 	}
 	s.mu.Unlock()
 	s.signal()
+}
+
+// waiting is the number of follow-ups in the heap: users between requests.
+func (s *scheduler) waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.later)
 }
 
 func (s *scheduler) signal() {
@@ -83,11 +109,12 @@ func (s *scheduler) run(ctx context.Context) (unstarted int) {
 		unstarted = len(s.arrivals) - s.next
 		s.later = nil
 		s.mu.Unlock()
+		close(s.jobs)
 		s.wg.Wait()
 	}()
 	for {
 		for {
-			at, fn, ok := s.due(time.Now())
+			j, ok := s.due(time.Now())
 			if !ok {
 				break
 			}
@@ -97,10 +124,10 @@ func (s *scheduler) run(ctx context.Context) (unstarted int) {
 				s.unclaim()
 				return
 			}
-			s.launch(at, fn)
+			s.dispatch(j)
 		}
 		s.mu.Lock()
-		done := s.next >= len(s.arrivals) && s.later.Len() == 0 && s.pending == 0
+		done := s.next >= len(s.arrivals) && len(s.later) == 0 && s.pending == 0
 		var nextAt time.Time
 		if !done {
 			nextAt = s.nextAt()
@@ -121,34 +148,35 @@ func (s *scheduler) run(ctx context.Context) (unstarted int) {
 	}
 }
 
-// due takes the earliest task whose time has come and counts it as pending, so
+// due takes the earliest job whose time has come and counts it as pending, so
 // the run cannot look finished between taking it and starting it.
-func (s *scheduler) due(now time.Time) (time.Time, task, bool) {
+func (s *scheduler) due(now time.Time) (job, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var arrAt time.Time
+	var arrAt time.Duration
 	hasArr := s.next < len(s.arrivals)
 	if hasArr {
-		arrAt = s.start.Add(s.arrivals[s.next])
+		arrAt = s.arrivals[s.next]
 	}
-	if s.later.Len() > 0 && (!hasArr || s.later[0].at.Before(arrAt)) {
-		if s.later[0].at.After(now) {
-			return time.Time{}, nil, false
+	elapsed := int64(now.Sub(s.start))
+	if len(s.later) > 0 && (!hasArr || s.later[0].at < int64(arrAt)) {
+		if s.later[0].at > elapsed {
+			return job{}, false
 		}
-		t := heap.Pop(&s.later).(timed)
+		f := s.later.pop()
 		s.pending++
-		return t.at, t.fn, true
+		return job{at: s.start.Add(time.Duration(f.at)), user: f.user, op: f.op}, true
 	}
-	if !hasArr || arrAt.After(now) {
-		return time.Time{}, nil, false
+	if !hasArr || int64(arrAt) > elapsed {
+		return job{}, false
 	}
 	i := s.next
 	s.next++
 	s.pending++
-	return arrAt, func(intended time.Time) { s.arrive(i, intended) }, true
+	return job{at: s.start.Add(arrAt), user: int32(i), op: opArrival}, true
 }
 
-// unclaim undoes due's pending count for a task that will not start.
+// unclaim undoes due's pending count for a job that will not start.
 func (s *scheduler) unclaim() {
 	s.mu.Lock()
 	s.pending--
@@ -160,32 +188,61 @@ func (s *scheduler) nextAt() time.Time {
 	if s.next < len(s.arrivals) {
 		t = s.start.Add(s.arrivals[s.next])
 	}
-	if s.later.Len() > 0 && (t.IsZero() || s.later[0].at.Before(t)) {
-		t = s.later[0].at
+	if len(s.later) > 0 {
+		at := s.start.Add(time.Duration(s.later[0].at))
+		if t.IsZero() || at.Before(t) {
+			t = at
+		}
 	}
 	return t
 }
 
-func (s *scheduler) launch(at time.Time, fn task) {
-	s.wg.Add(1)
-	go func() {
-		defer func() {
-			<-s.sem
-			s.mu.Lock()
-			s.pending--
-			s.mu.Unlock()
-			s.signal()
-			s.wg.Done()
-		}()
-		now := time.Now()
-		s.started.Add(1)
-		storeMax(&s.lastStart, int64(now.Sub(s.start)))
-		if late := now.Sub(at); late > lateThreshold {
-			s.lateStarts.Add(1)
-			storeMax(&s.maxLate, int64(late))
-		}
-		fn(at)
-	}()
+// dispatch hands j to an idle worker, or starts one while fewer than the
+// in-flight bound exist. The caller holds a slot, so at most cap(sem)-1 jobs
+// run: with every worker started, one is idle or about to be.
+func (s *scheduler) dispatch(j job) {
+	select {
+	case s.jobs <- j:
+		return
+	default:
+	}
+	if s.workers < cap(s.sem) {
+		s.workers++
+		s.wg.Add(1)
+		go s.work(j)
+		return
+	}
+	s.jobs <- j
+}
+
+// work runs its first job, then whatever the dispatcher hands it, until the
+// run ends.
+func (s *scheduler) work(first job) {
+	defer s.wg.Done()
+	s.exec(first)
+	for j := range s.jobs {
+		s.exec(j)
+	}
+}
+
+func (s *scheduler) exec(j job) {
+	now := time.Now()
+	s.started.Add(1)
+	storeMax(&s.lastStart, int64(now.Sub(s.start)))
+	if late := now.Sub(j.at); late > lateThreshold {
+		s.lateStarts.Add(1)
+		storeMax(&s.maxLate, int64(late))
+	}
+	if j.op == opArrival {
+		s.arrive(int(j.user), j.at)
+	} else {
+		s.follow(int(j.user), j.op, j.at)
+	}
+	<-s.sem
+	s.mu.Lock()
+	s.pending--
+	s.mu.Unlock()
+	s.signal()
 }
 
 func storeMax(a *atomic.Int64, v int64) {
@@ -197,30 +254,48 @@ func storeMax(a *atomic.Int64, v int64) {
 	}
 }
 
-type timed struct {
-	at  time.Time
-	seq uint64
-	fn  task
-}
+// followHeap is a binary min-heap on time, written out rather than through
+// container/heap, whose interface boxing would allocate on every push.
+type followHeap []followUp
 
-// taskHeap orders follow-ups by time, then by the order they were scheduled.
-type taskHeap []timed
-
-func (h taskHeap) Len() int { return len(h) }
-func (h taskHeap) Less(i, j int) bool {
-	if h[i].at.Equal(h[j].at) {
-		return h[i].seq < h[j].seq
+func (h *followHeap) push(f followUp) {
+	*h = append(*h, f)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p].at <= a[i].at {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
 	}
-	return h[i].at.Before(h[j].at)
 }
-func (h taskHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *taskHeap) Push(x any)   { *h = append(*h, x.(timed)) }
-func (h *taskHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = timed{}
-	*h = old[:len(old)-1]
-	return t
+
+func (h *followHeap) pop() followUp {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && a[r].at < a[l].at {
+			m = r
+		}
+		if a[i].at <= a[m].at {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 // stageArrivals lays out a staged schedule: evenly spaced within each stage, or

@@ -44,7 +44,7 @@ func TestSchedulerOpenModelWhenServerStalls(t *testing.T) {
 		mu.Lock()
 		lastStart = max(lastStart, began.Sub(start))
 		mu.Unlock()
-		c.do(http.MethodGet, "/", header{}, nil, "", func(rep reply) {
+		c.do(http.MethodGet, "/", header{}, nil, header{}, func(rep reply) {
 			ep.observe(observation{intended: intended, started: began, ended: time.Now(), status: rep.status, kind: rep.kind})
 		})
 	})
@@ -81,37 +81,78 @@ func TestSchedulerCountsLateStarts(t *testing.T) {
 	}
 }
 
-// TestSchedulerFollowUps: tasks that schedule follow-ups keep the run alive
-// until the chain ends, and follow-ups run no earlier than asked.
+// TestSchedulerFollowUps: requests that schedule follow-ups keep the run alive
+// until the chain ends, follow-ups run no earlier than asked, and the op and
+// user given to after come back to follow.
 func TestSchedulerFollowUps(t *testing.T) {
 	var mu sync.Mutex
 	var early []time.Duration
-	runs := 0
+	runs := map[int]int{}
 	var s *scheduler
-	var step func(k int) task
-	step = func(k int) task {
-		return func(intended time.Time) {
-			mu.Lock()
-			runs++
-			if d := time.Until(intended); d > 0 {
-				early = append(early, d)
-			}
-			mu.Unlock()
-			if k < 4 {
-				s.after(intended.Add(5*time.Millisecond), step(k+1))
-			}
+	step := func(u int, k uint8, intended time.Time) {
+		mu.Lock()
+		runs[u]++
+		if d := time.Until(intended); d > 0 {
+			early = append(early, d)
+		}
+		mu.Unlock()
+		if k < 4 {
+			s.after(intended.Add(5*time.Millisecond), u, k+1)
 		}
 	}
 	s = newScheduler(time.Now(), []time.Duration{0, 2 * time.Millisecond, 4 * time.Millisecond}, 10,
-		func(_ int, intended time.Time) { step(0)(intended) })
+		func(i int, intended time.Time) { step(i, 0, intended) })
+	s.follow = step
 	if unstarted := s.run(context.Background()); unstarted != 0 {
 		t.Fatalf("unstarted %d", unstarted)
 	}
-	if runs != 15 {
-		t.Fatalf("ran %d tasks, want 3 chains of 5", runs)
+	if len(runs) != 3 || runs[0] != 5 || runs[1] != 5 || runs[2] != 5 {
+		t.Fatalf("runs per user %v, want 3 chains of 5", runs)
 	}
 	if len(early) > 0 {
 		t.Fatalf("tasks started before their time: %v", early)
+	}
+	if s.workers > 10 {
+		t.Fatalf("%d workers for a bound of 10", s.workers)
+	}
+}
+
+// TestSchedulerWorkersBounded: however many requests are due at once, no more
+// workers exist than the in-flight bound, and all of them end with the run.
+func TestSchedulerWorkersBounded(t *testing.T) {
+	arrivals := make([]time.Duration, 2000)
+	var inFlight, peak atomic.Int64
+	s := newScheduler(time.Now(), arrivals, 7, func(int, time.Time) {
+		storeMax(&peak, inFlight.Add(1))
+		time.Sleep(50 * time.Microsecond)
+		inFlight.Add(-1)
+	})
+	if unstarted := s.run(context.Background()); unstarted != 0 {
+		t.Fatalf("unstarted %d", unstarted)
+	}
+	if s.workers > 7 || peak.Load() > 7 {
+		t.Fatalf("%d workers, %d in flight at once, for a bound of 7", s.workers, peak.Load())
+	}
+	if got := s.stats(0).Started; got != 2000 {
+		t.Fatalf("started %d, want 2000", got)
+	}
+}
+
+// TestFollowHeapOrder: the heap hands back entries in time order whatever the
+// order they went in.
+func TestFollowHeapOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var h followHeap
+	for i := range 5000 {
+		h.push(followUp{at: rng.Int64N(1000), user: int32(i)})
+	}
+	prev := int64(-1)
+	for len(h) > 0 {
+		f := h.pop()
+		if f.at < prev {
+			t.Fatalf("popped %d after %d", f.at, prev)
+		}
+		prev = f.at
 	}
 }
 
@@ -120,9 +161,10 @@ func TestSchedulerFollowUps(t *testing.T) {
 func TestSchedulerDeadline(t *testing.T) {
 	arrivals := []time.Duration{0, time.Hour, 2 * time.Hour}
 	var s *scheduler
-	s = newScheduler(time.Now(), arrivals, 10, func(int, time.Time) {
-		s.after(time.Now().Add(time.Hour), func(time.Time) { t.Error("a follow-up ran after the deadline") })
+	s = newScheduler(time.Now(), arrivals, 10, func(i int, _ time.Time) {
+		s.after(time.Now().Add(time.Hour), i, 1)
 	})
+	s.follow = func(int, uint8, time.Time) { t.Error("a follow-up ran after the deadline") }
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	begin := time.Now()

@@ -192,7 +192,7 @@ func TestClientErrorKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got reply
-		cl.do(http.MethodPost, "/x", header{}, []byte("{}"), "", func(r reply) { got = r })
+		cl.do(http.MethodPost, "/x", header{}, []byte("{}"), header{}, func(r reply) { got = r })
 		cl.close()
 		if got.kind != c.want {
 			t.Errorf("%s: kind %v (%v), want %v", c.url, got.kind, got.err, c.want)

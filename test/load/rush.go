@@ -1,0 +1,257 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Follow-up operations of a coupon-rush user, as the scheduler's heap keeps them.
+const (
+	opJoin uint8 = iota
+	opPoll
+)
+
+// ticketHeader carries a line ticket on a status poll (API.md, "Waiting at scale").
+const ticketHeader = "X-Line-Ticket"
+
+// rushUser is what a coupon-rush user carries between its requests, beside the
+// sale's per-user records. It is touched only by the user's own request, and a
+// user never has two requests in flight, so it needs no lock: the scheduler's
+// mutex orders one request's writes before the next request's reads.
+type rushUser struct {
+	// ticket is the latest line ticket the server handed out ("" in fixed mode).
+	ticket string
+	polls  uint32
+	tries  uint16
+}
+
+// rush is one coupon-rush run.
+type rush struct {
+	r       *runner
+	users   []rushUser
+	paced   bool
+	line    string
+	me      string
+	join    *endpoint
+	status  *endpoint
+	opensAt time.Time
+	nPre    int
+
+	ticketPolls atomic.Int64
+	gauges      *gauges
+}
+
+// couponRush: one general queued drop; each user joins, then polls its status
+// until decided, when the server says (poll_after_ms, presenting its latest line
+// ticket) or on the seeds' fixed grid with --fixed-poll. With a pre-queue the
+// drop opens PrequeueWindow after the start, a share of the users joins before
+// that and the rest over the ramp after it.
+func (r *runner) couponRush(ctx context.Context) error {
+	cfg := r.cfg
+	x := &rush{r: r, users: make([]rushUser, cfg.Users), paced: !cfg.FixedPoll}
+	r.rush = x
+	body := createDrop{Kind: "general", Stock: cfg.Stock, Admission: "queued", AdmitRate: r.sc.admitRate}
+	created := time.Now()
+	if r.sc.prequeue > 0 {
+		x.nPre = int(math.Round(float64(cfg.Users) * cfg.Prequeue))
+		queueOpens := created.Add(-time.Minute).UTC()
+		body.QueueOpensAt = &queueOpens
+		body.OpensAt = created.Add(r.sc.prequeue).UTC()
+		shuffle := true
+		body.ShuffleAtOpen = &shuffle
+	}
+	x.gauges = newGauges(r)
+	x.gauges.before()
+	if err := r.createDrop(body); err != nil {
+		return err
+	}
+	x.line = "/v1/drops/" + r.drop.ID + "/line"
+	x.me = x.line + "/me"
+	r.sale = newSale(cfg.Users, 0)
+	r.sale.joins = make([]joinRec, cfg.Users)
+	r.sale.lastPos = make([]uint32, cfg.Users)
+	r.start = time.Now()
+	x.opensAt = r.start
+	var arrivals []time.Duration
+	if r.sc.prequeue > 0 {
+		x.opensAt = body.OpensAt
+		// Creating the drop took a moment out of the pre-queue window: every
+		// pre-queue arrival still lands before opening.
+		window := max(x.opensAt.Sub(r.start), 0)
+		arrivals = rampArrivals(x.nPre, window, r.rng)
+		for _, d := range rampArrivals(cfg.Users-x.nPre, r.sc.ramp, r.rng) {
+			arrivals = append(arrivals, window+d)
+		}
+	} else {
+		arrivals = rampArrivals(cfg.Users, r.sc.ramp, r.rng)
+	}
+	r.rec = newRecorder(r.start, r.planned(), EndpointJoin, EndpointLineStatus)
+	x.join, x.status = r.rec.endpoint(EndpointJoin), r.rec.endpoint(EndpointLineStatus)
+
+	stopGauges := x.gauges.run()
+	r.runSchedule(ctx, arrivals,
+		func(u int, intended time.Time) { x.doJoin(u, intended) },
+		func(u int, op uint8, intended time.Time) {
+			if op == opJoin {
+				x.doJoin(u, intended)
+			} else {
+				x.doPoll(u, intended)
+			}
+		},
+		2*int64(cfg.Users),
+		func() int64 { return r.sale.nJoined.Load() + r.sale.nDecided.Load() },
+		x.describe)
+	stopGauges()
+	return nil
+}
+
+// fixedNext is the seeds' poll grid: gap after the intended time, but never
+// before the previous answer, since one user does not overlap itself.
+func fixedNext(intended, ended time.Time, gap time.Duration) time.Time {
+	at := intended.Add(gap)
+	if ended.After(at) {
+		return ended
+	}
+	return at
+}
+
+// keep stores the answer's ticket, if it carries a new one.
+func (x *rush) keep(st *rushUser, a answer) {
+	if x.paced && a.Ticket != "" && a.Ticket != st.ticket {
+		st.ticket = a.Ticket
+	}
+}
+
+// nextPoll is when the user polls next after an answer that left it waiting:
+// when the server said, or on the fixed grid when it said nothing (an older
+// server) or when --fixed-poll asks for the seeds' behaviour.
+func (x *rush) nextPoll(a answer, intended, ended time.Time, gap time.Duration) time.Time {
+	if x.paced && a.PollAfterMs > 0 {
+		return ended.Add(time.Duration(a.PollAfterMs) * time.Millisecond)
+	}
+	return fixedNext(intended, ended, gap)
+}
+
+func (x *rush) doJoin(u int, intended time.Time) {
+	r, st := x.r, &x.users[u]
+	st.tries++
+	r.sale.joinSent(u, time.Now())
+	r.call(x.join, intended, http.MethodPost, x.line, r.hs[u], nil, header{}, func(rep reply, ended time.Time) {
+		if rep.kind == errNone && classOf(rep.status) == class2xx {
+			a, ok := r.sale.decode(u, rep.body)
+			next := fixedNext(ended, ended, r.sc.wait)
+			if ok {
+				r.sale.joinAnswered(u, a, ended)
+				if r.sale.outcome(u, a, ended) {
+					return
+				}
+				if a.Status != "waiting" && a.Status != "pre_queue" {
+					r.sale.unexpectedAnswer(u, rep.status, rep.body)
+				}
+				x.keep(st, a)
+				next = x.nextPoll(a, ended, ended, r.sc.wait)
+			}
+			r.sched.after(next, u, opPoll)
+			return
+		}
+		if rep.kind == errNone && rep.status == http.StatusConflict {
+			// Not a line answer: the drop refused the join (drop_not_open from a
+			// server without a pre-queue, say). The audit must hear of it.
+			r.sale.unexpectedAnswer(u, rep.status, rep.body)
+		}
+		// Joining is idempotent, so a failed join is retried on the poll grid.
+		if int(st.tries) < r.cfg.MaxPolls {
+			r.sched.after(fixedNext(intended, ended, r.sc.poll), u, opJoin)
+		}
+	})
+}
+
+func (x *rush) doPoll(u int, intended time.Time) {
+	r, st := x.r, &x.users[u]
+	st.polls++
+	var extra header
+	if st.ticket != "" {
+		extra = header{ticketHeader, st.ticket}
+		x.ticketPolls.Add(1)
+	}
+	r.call(x.status, intended, http.MethodGet, x.me, r.hs[u], nil, extra, func(rep reply, ended time.Time) {
+		next := fixedNext(intended, ended, r.sc.poll)
+		switch {
+		case rep.kind == errNone && rep.status == http.StatusOK:
+			a, ok := r.sale.decode(u, rep.body)
+			if !ok {
+				break
+			}
+			if r.sale.outcome(u, a, ended) {
+				return
+			}
+			switch a.Status {
+			case "waiting":
+				r.sale.waiting(u, a.Position)
+			case "pre_queue", "admitted", "expired":
+			default:
+				r.sale.unexpectedAnswer(u, rep.status, rep.body)
+			}
+			x.keep(st, a)
+			next = x.nextPoll(a, intended, ended, r.sc.poll)
+		case rep.kind == errNone && rep.status == http.StatusNotFound:
+			// The server forgot a user it had placed: polling more cannot help.
+			r.sale.lostUser(u, rep.body)
+			return
+		}
+		if int(st.polls) < r.cfg.MaxPolls {
+			r.sched.after(next, u, opPoll)
+		}
+	})
+}
+
+// describe is the progress bar's account of where a long run stands: the
+// countdown to opening during the pre-queue, then the time since.
+func (x *rush) describe(now time.Time) string {
+	s := x.r.sale
+	phase := fmt.Sprintf("open +%.0fs", now.Sub(x.opensAt).Seconds())
+	if now.Before(x.opensAt) {
+		phase = fmt.Sprintf("pre-queue, opens in %.0fs", x.opensAt.Sub(now).Seconds())
+	}
+	return fmt.Sprintf("%s, joined %d decided %d waiting %d", phase, s.nJoined.Load(), s.nDecided.Load(), x.gauges.lastWaiting.Load())
+}
+
+// report fills the coupon-rush section from what the run measured.
+func (x *rush) report(rep *Report) {
+	r, cfg := x.r, x.r.cfg
+	status := x.status.summary()
+	cr := &CouponRushReport{
+		PollMode:           "server-paced (poll_after_ms, line tickets)",
+		PrequeueUsers:      x.nPre,
+		StatusPolls:        status.Count,
+		PollsWithTicket:    x.ticketPolls.Load(),
+		MeanPollsPerSecond: status.Throughput,
+	}
+	if !x.paced {
+		cr.PollMode = fmt.Sprintf("fixed (%s after joining, then every %s)", cfg.Wait, cfg.Poll)
+	}
+	if r.sc.prequeue > 0 {
+		cr.PrequeueWindowSeconds = r.sc.prequeue.Seconds()
+	}
+	r.sale.mu.Lock()
+	for _, j := range r.sale.joins {
+		if j.ok && j.status == lsPreQueue {
+			cr.PrequeueJoined++
+		}
+	}
+	decidedAt := r.sale.decidedAt
+	r.sale.mu.Unlock()
+	if cfg.Users > 0 {
+		cr.PollsPerUser = float64(status.Count) / float64(cfg.Users)
+	}
+	if rep.Sale.Undecided == 0 && !decidedAt.IsZero() {
+		v := decidedAt.Sub(x.opensAt).Seconds()
+		cr.OpenToDecidedSeconds = &v
+	}
+	x.gauges.report(cr)
+	rep.CouponRush = cr
+}
