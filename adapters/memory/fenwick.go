@@ -53,3 +53,13 @@ func (f *fenwick) rebuild(n int, present func(i int) bool) {
 	}
 	f.tree = t
 }
+
+// ensure grows the tree to hold at least n slots, rebuilding from present.
+// Doubling keeps the O(n) rebuild amortised O(1) per slot added.
+func (f *fenwick) ensure(n int, present func(i int) bool) bool {
+	if n <= f.size() {
+		return false
+	}
+	f.rebuild(max(2*f.size(), n, 1024), present)
+	return true
+}
