@@ -8,7 +8,9 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
@@ -36,17 +38,34 @@ func newValidator() *validator.Validate {
 	return v
 }
 
-// decodeJSON decodes the body into dst strictly: unknown members, wrong types
-// and anything after the value are 400 invalid_body, naming the member where
-// the decoder knows it. An empty body decodes as {} when allowEmpty. The
-// decoder copies every string, so nothing in dst aliases Fiber's buffer.
+// decodeJSON decodes the body into dst strictly: invalid UTF-8, member names
+// that are not spelled exactly as dst's, members given twice, unknown
+// members, wrong types and anything after the value are 400 invalid_body,
+// naming the member where it is known; a string holding a control or bidi
+// override character is 422 naming its member. An empty body decodes as {}
+// when allowEmpty. The decoder copies every string, so nothing in dst aliases
+// Fiber's buffer.
 func decodeJSON(c *fiber.Ctx, dst any, allowEmpty bool) error {
-	body := c.Body()
+	return decodeBody(c.Body(), dst, allowEmpty)
+}
+
+// decodeBody is decodeJSON over a byte slice, for tests and fuzzing.
+func decodeBody(body []byte, dst any, allowEmpty bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
 			return nil
 		}
 		return badRequest(CodeInvalidBody, "", "the body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return badRequest(CodeInvalidBody, "", "the body is not valid UTF-8")
+	}
+	// encoding/json matches names case-insensitively and keeps the last of
+	// duplicates, so the raw members are checked first; a syntax error found
+	// there is left to the decoder below, whose messages are the API's.
+	bad, err := checkMembers(body, reflect.TypeOf(dst))
+	if err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -56,7 +75,251 @@ func decodeJSON(c *fiber.Ctx, dst any, allowEmpty bool) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest(CodeInvalidBody, "", "the body must hold exactly one JSON value")
 	}
+	if bad != nil {
+		return bad
+	}
 	return nil
+}
+
+// memberChecker walks a body's tokens beside the Go type they decode into.
+type memberChecker struct {
+	body []byte
+	dec  *json.Decoder
+	// bad is the first string with a forbidden character: a 422 reported
+	// only once the body proved well-formed, so a 400 wins over it.
+	bad *apiError
+}
+
+// errWalk stops a walk at a syntax error; decoding the body reports it.
+var errWalk = errors.New("malformed JSON")
+
+// checkMembers returns a 400 for a member spelled unlike the Go field, a
+// member given twice or a lone UTF-16 surrogate escape, and separately the
+// first string holding a forbidden character.
+func checkMembers(body []byte, t reflect.Type) (*apiError, error) {
+	w := &memberChecker{body: body, dec: json.NewDecoder(bytes.NewReader(body))}
+	w.dec.UseNumber()
+	err := w.value(t, "")
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return nil, ae
+	}
+	return w.bad, nil
+}
+
+// value checks the next value, which decodes into t (nil: anything). field
+// is the top-level member the value belongs to, the one errors name.
+func (w *memberChecker) value(t reflect.Type, field string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && t.Implements(unmarshalerType) || t != nil && reflect.PointerTo(t).Implements(unmarshalerType) {
+		t = nil // its own decoder decides what it accepts
+	}
+	start := w.dec.InputOffset()
+	tok, err := w.dec.Token()
+	if err != nil {
+		return errWalk
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '{' {
+			return w.object(t, field)
+		}
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for w.dec.More() {
+			if err := w.value(elem, field); err != nil {
+				return err
+			}
+		}
+		if _, err := w.dec.Token(); err != nil {
+			return errWalk
+		}
+	case string:
+		if loneSurrogate(w.body[start:w.dec.InputOffset()]) {
+			return badRequest(CodeInvalidBody, field, fieldOrBody(field)+" holds an unpaired UTF-16 surrogate escape")
+		}
+		if w.bad == nil && !cleanString(v) {
+			w.bad = invalidField(field, fieldOrBody(field)+" holds a control character or a bidirectional override")
+		}
+	}
+	return nil
+}
+
+func (w *memberChecker) object(t reflect.Type, field string) error {
+	var fields map[string]reflect.Type
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = jsonFields(t)
+	}
+	seen := make(map[string]struct{})
+	for w.dec.More() {
+		start := w.dec.InputOffset()
+		tok, err := w.dec.Token()
+		if err != nil {
+			return errWalk
+		}
+		name, _ := tok.(string)
+		top := field
+		if top == "" {
+			top = reportable(name)
+		}
+		if loneSurrogate(w.body[start:w.dec.InputOffset()]) {
+			return badRequest(CodeInvalidBody, top, "a member name holds an unpaired UTF-16 surrogate escape")
+		}
+		if _, dup := seen[name]; dup {
+			return badRequest(CodeInvalidBody, top, memberName(name)+" is given twice")
+		}
+		seen[name] = struct{}{}
+		var ft reflect.Type
+		if fields != nil {
+			var ok bool
+			if ft, ok = fields[name]; !ok {
+				// encoding/json would have taken it for a field spelled
+				// otherwise; the API matches names exactly.
+				return badRequest(CodeInvalidBody, top, "unknown "+memberName(name))
+			}
+		}
+		if field == "" && w.bad == nil && !cleanString(name) {
+			w.bad = invalidField("", "a member name holds a control character or a bidirectional override")
+		}
+		if err := w.value(ft, top); err != nil {
+			return err
+		}
+	}
+	if _, err := w.dec.Token(); err != nil {
+		return errWalk
+	}
+	return nil
+}
+
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	fieldCache      sync.Map // reflect.Type -> map[string]reflect.Type
+)
+
+// jsonFields maps the exact member names of a struct to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	fieldCache.Store(t, m)
+	return m
+}
+
+// reportable is a member name safe to repeat in an answer: one that could be
+// a real member. Anything else is reported without its name, so an answer
+// never carries arbitrary client bytes.
+func reportable(name string) string {
+	if name == "" || len(name) > 64 {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return ""
+		}
+	}
+	return name
+}
+
+func memberName(name string) string {
+	if r := reportable(name); r != "" {
+		return fmt.Sprintf("member %q", r)
+	}
+	return "a member"
+}
+
+func fieldOrBody(field string) string {
+	if field == "" {
+		return "a string"
+	}
+	return field
+}
+
+// cleanString reports whether s has no control character (U+0000-U+001F,
+// U+007F) and no bidirectional override or isolate (U+202A-U+202E,
+// U+2066-U+2069): they rewrite what an operator's terminal or a buyer's
+// page shows.
+func cleanString(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return false
+		}
+	}
+	return true
+}
+
+// loneSurrogate reports whether the raw JSON string token tok has a \u
+// escape of a UTF-16 surrogate that is not part of a high-low pair: the
+// decoder would silently store U+FFFD for it.
+func loneSurrogate(tok []byte) bool {
+	for i := 0; i < len(tok); i++ {
+		if tok[i] != '\\' {
+			continue
+		}
+		if i+1 < len(tok) && tok[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		r, ok := hex4(tok, i+2)
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= 0xd800 && r < 0xdc00:
+			lo, ok := rune(0), false
+			if i+7 < len(tok) && tok[i+6] == '\\' && tok[i+7] == 'u' {
+				lo, ok = hex4(tok, i+8)
+			}
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return true
+			}
+			i += 11
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 func bodyError(err error) error {

@@ -17,35 +17,41 @@ import (
 
 // Error codes of problem responses. They are part of the API: clients switch on them.
 const (
-	CodeDropNotFound        = "drop_not_found"
-	CodeInvalidID           = "invalid_id"
-	CodeValidationFailed    = "validation_failed"
-	CodeDropExists          = "drop_exists"
-	CodeDropNotOpen         = "drop_not_open"
-	CodeDropNotQueued       = "drop_not_queued"
-	CodeSeatRequired        = "seat_required"
-	CodeSeatNotAllowed      = "seat_not_allowed"
-	CodeUnknownSeat         = "unknown_seat"
-	CodeNotAdmitted         = "not_admitted"
-	CodeNotInLine           = "not_in_line"
-	CodeUnavailable         = "unavailable"
-	CodeInternal            = "internal"
-	CodeInvalidBody         = "invalid_body"
-	CodeInvalidQuery        = "invalid_query"
-	CodeInvalidUserID       = "invalid_user_id"
-	CodeInvalidIdempotency  = "invalid_idempotency_key"
-	CodeUnauthorized        = "unauthorized"
-	CodeInvalidToken        = "invalid_token"
-	CodeForbidden           = "forbidden"
-	CodeRateLimited         = "rate_limited"
-	CodeNotFound            = "not_found"
-	CodeMethodNotAllowed    = "method_not_allowed"
-	CodeBodyTooLarge        = "body_too_large"
-	CodeNotReady            = "not_ready"
+	CodeDropNotFound       = "drop_not_found"
+	CodeInvalidID          = "invalid_id"
+	CodeValidationFailed   = "validation_failed"
+	CodeDropExists         = "drop_exists"
+	CodeDropNotOpen        = "drop_not_open"
+	CodeDropNotQueued      = "drop_not_queued"
+	CodeSeatRequired       = "seat_required"
+	CodeSeatNotAllowed     = "seat_not_allowed"
+	CodeUnknownSeat        = "unknown_seat"
+	CodeNotAdmitted        = "not_admitted"
+	CodeNotInLine          = "not_in_line"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+	CodeInvalidBody        = "invalid_body"
+	CodeInvalidQuery       = "invalid_query"
+	CodeInvalidUserID      = "invalid_user_id"
+	CodeInvalidIdempotency = "invalid_idempotency_key"
+	CodeUnauthorized       = "unauthorized"
+	CodeInvalidToken       = "invalid_token"
+	CodeForbidden          = "forbidden"
+	CodeRateLimited        = "rate_limited"
+	CodeNotFound           = "not_found"
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeBodyTooLarge       = "body_too_large"
+	CodeNotReady           = "not_ready"
+	// CodeMalformedRequest answers a request the server could not parse or
+	// will not trust: its line, headers or framing.
+	CodeMalformedRequest = "malformed_request"
+	// CodeHeaderTooLarge answers headers over the server's read buffer.
+	CodeHeaderTooLarge      = "header_too_large"
 	problemContentType      = "application/problem+json"
 	internalDetail          = "the server failed to handle the request; it has been logged"
 	unavailableDetail       = "a store did not answer in time; nothing was issued, retry later"
 	validationFailedDefault = "a value breaks a rule"
+	malformedDetail         = "the request line, a header or the message framing is malformed; see RFC 9112"
 )
 
 // problem is an RFC 9457 body with fastdeal's extension members.
@@ -141,22 +147,29 @@ func toProblem(err error) (problem, int, bool) {
 }
 
 // fiberProblem answers Fiber's and fasthttp's own errors (no route, wrong
-// method, body too large, ...).
+// method, body too large, a request that does not parse, ...). fe.Message is
+// never used: fasthttp's parse errors quote the request, headers and their
+// credentials included.
 func fiberProblem(fe *fiber.Error) problem {
-	p := problem{Status: fe.Code, Detail: fe.Message}
+	p := problem{Status: fe.Code}
 	switch fe.Code {
+	case http.StatusBadRequest:
+		p.Code, p.Detail = CodeMalformedRequest, malformedDetail
 	case http.StatusNotFound:
 		p.Code, p.Detail = CodeNotFound, "no such route"
 	case http.StatusMethodNotAllowed:
 		p.Code, p.Detail = CodeMethodNotAllowed, "the route does not answer this method"
 	case http.StatusRequestEntityTooLarge:
 		p.Code, p.Detail = CodeBodyTooLarge, "the request body is over the limit"
+	case http.StatusRequestHeaderFieldsTooLarge:
+		p.Code, p.Detail = CodeHeaderTooLarge, "the request line and headers are over the server's limit"
 	case http.StatusInternalServerError:
 		p.Code, p.Detail = CodeInternal, internalDetail
 	default:
 		p.Code = strings.ReplaceAll(strings.ToLower(http.StatusText(fe.Code)), " ", "_")
+		p.Detail = http.StatusText(fe.Code)
 		if p.Code == "" {
-			p.Code = "http_" + strconv.Itoa(fe.Code)
+			p.Code, p.Detail = "http_"+strconv.Itoa(fe.Code), "the request failed"
 		}
 	}
 	return p

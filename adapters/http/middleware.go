@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
 
@@ -82,7 +84,68 @@ func (s *Server) observe(c *fiber.Ctx) (err error) {
 				zap.Int("status", status), zap.Duration("duration", d))
 		}
 	}()
+	if !wellFramed(&c.Request().Header) {
+		// What follows on the connection cannot be trusted to start a
+		// request: answer, drain and close rather than read it as one.
+		c.Context().SetConnectionClose()
+		lingerOnClose(c)
+		return badRequest(CodeMalformedRequest, "", malformedDetail)
+	}
 	return c.Next()
+}
+
+// wellFramed rejects what fasthttp parses leniently and RFC 9112 says a
+// server must reject or may only accept at a proxy's peril: a version other
+// than HTTP/1.0 or 1.1, a field name that is not a token (fasthttp keeps
+// "Bad Header"), an obs-fold continuation line, and Content-Length together
+// with Transfer-Encoding (fasthttp lets chunked win, and drops identity
+// without a trace). fasthttp itself refuses duplicate Content-Lengths, an
+// unknown or repeated Transfer-Encoding, Transfer-Encoding on HTTP/1.0 and a
+// missing or repeated Host.
+func wellFramed(h *fasthttp.RequestHeader) bool {
+	if p := h.Protocol(); string(p) != "HTTP/1.1" && string(p) != "HTTP/1.0" {
+		return false
+	}
+	raw := h.RawHeaders()
+	contentLength, transferEncoding := false, false
+	for len(raw) > 0 {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, []byte{'\n'})
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return false
+		}
+		name, _, ok := bytes.Cut(line, []byte{':'})
+		if !ok || !isToken(name) {
+			return false
+		}
+		switch {
+		case bytes.EqualFold(name, []byte(fiber.HeaderContentLength)):
+			contentLength = true
+		case bytes.EqualFold(name, []byte(fiber.HeaderTransferEncoding)):
+			transferEncoding = true
+		}
+	}
+	return !(contentLength && transferEncoding)
+}
+
+// isToken reports whether b is an RFC 9110 token, the syntax of a field name.
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // methodLabel maps the method to a constant: c.Method aliases the request
