@@ -133,6 +133,10 @@ type Stats struct {
 	PendingPersist int64
 	// IssuedCountSynced is what the count syncer last wrote.
 	IssuedCountSynced int64
+	// PreQueueLength is how many buyers wait in the pre-queue, unplaced.
+	PreQueueLength int64
+	// ActivePasses is how many passes are granted, not lapsed, not ended.
+	ActivePasses int64
 	AdmitRate         int
 	Paused            bool
 }
@@ -159,6 +163,12 @@ func (c *Catalog) Stats(ctx context.Context, id string) (Stats, error) {
 		}
 		if s.Admitted, err = c.st.Line.Admitted(ctx, id); err != nil {
 			return Stats{}, unavailable("read admitted", err)
+		}
+		if s.PreQueueLength, err = c.st.Line.PreQueueLength(ctx, id); err != nil {
+			return Stats{}, unavailable("read pre-queue length", err)
+		}
+		if s.ActivePasses, err = c.st.Line.ActivePasses(ctx, id, c.st.Clock.Now()); err != nil {
+			return Stats{}, unavailable("read active passes", err)
 		}
 	}
 	if s.Persisted, err = c.st.Ledger.CountByDrop(ctx, id); err != nil {

@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -39,6 +40,9 @@ type DispatcherOptions struct {
 	OnIssued func(dropID string)
 	// OnLease observes whether this instance holds a drop's lease. May be nil.
 	OnLease func(dropID string, held bool)
+	// PlaceBatch is how many pre-queue members one placement step moves
+	// (default 1000): one short script each, so Redis is never blocked long.
+	PlaceBatch int
 	// Reconciler, if set, restores a drop the inventory lost (Redis came
 	// back empty) before admission goes on; in a queued general drop nobody
 	// else claims, so nobody else would notice.
@@ -68,6 +72,9 @@ type dropState struct {
 	last    time.Time
 	backoff time.Time
 	held    bool
+	// placed: this drop's pre-queue is placed (or it has none); checked
+	// once per holder, since a placed pre-queue stays placed.
+	placed bool
 }
 
 // closedRecheck is how often a drop whose line is closed is looked at again:
@@ -85,6 +92,9 @@ func NewDispatcher(st Stores, drops *DropCache, opt DispatcherOptions, log *zap.
 	}
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 2000
+	}
+	if opt.PlaceBatch <= 0 {
+		opt.PlaceBatch = 1000
 	}
 	if opt.RefreshEvery <= 0 {
 		opt.RefreshEvery = time.Second
@@ -222,6 +232,14 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 	if dr.StatusAt(now) == drop.StatusClosed {
 		return d.closeLine(ctx, dropID, s)
 	}
+	if dr.StatusAt(now) == drop.StatusOpen && dr.HasPreQueue() && !s.placed {
+		// Nobody is admitted before the pre-queue stands in the line ahead
+		// of everyone who joined after opening.
+		if err := d.placePreQueue(ctx, dr); err != nil {
+			return err
+		}
+		s.placed = true
+	}
 	if dr.Paused() || dr.StatusAt(now) != drop.StatusOpen {
 		s.last = time.Time{}
 		return nil
@@ -260,6 +278,11 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 			return err
 		}
 		room -= active
+		if dr.MaxActive() > 0 {
+			// Only this lease holder grants passes, so counting then granting
+			// keeps the active passes within max_active.
+			room = min(room, int64(dr.MaxActive())-active)
+		}
 	}
 	if rem <= 0 {
 		return d.closeLine(ctx, dropID, s)
@@ -288,6 +311,77 @@ func (d *Dispatcher) serve(ctx context.Context, dropID string, s *dropState, now
 	return err
 }
 
+// placeTimeout bounds one placement pass; an unfinished one resumes on the
+// next tick, from wherever it stopped.
+const placeTimeout = time.Minute
+
+// placePreQueue gives every pre-queue member its place in the line, once:
+// freeze (reserve their sequences, store the shuffle key), move them in
+// batches in the order the key determines, then record the holes of those
+// who left and mark the line ready. Every step is idempotent, so an instance
+// that takes over after a crash computes the same order from the stored key
+// and finishes the job without placing anyone twice or losing anyone.
+func (d *Dispatcher) placePreQueue(ctx context.Context, dr *drop.Drop) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), placeTimeout)
+	defer cancel()
+	id := dr.ID()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	plan, err := d.st.Line.FreezePreQueue(ctx, id, key)
+	if err != nil || plan.Placed {
+		return err
+	}
+	start := time.Now()
+	order := waitline.PlacementOrder(plan.Key, plan.Slots, dr.ShuffleAtOpen())
+	seqOf := func(slot int64) (int64, error) {
+		if slot < 1 || slot > int64(len(order)) {
+			return 0, fmt.Errorf("pre-queue slot %d outside 1..%d", slot, len(order))
+		}
+		return plan.Base + int64(order[slot-1]) + 1, nil
+	}
+	placed := 0
+	for after := int64(0); ; {
+		ms, err := d.st.Line.PreQueueMembers(ctx, id, after, d.opt.PlaceBatch)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			break
+		}
+		ps := make([]waitline.Placement, len(ms))
+		for i, m := range ms {
+			seq, err := seqOf(m.Slot)
+			if err != nil {
+				return err
+			}
+			ps[i] = waitline.Placement{UserID: m.UserID, Seq: seq}
+			after = m.Slot
+		}
+		if err := d.st.Line.Place(ctx, id, ps); err != nil {
+			return err
+		}
+		placed += len(ps)
+	}
+	left, err := d.st.Line.PreQueueLeft(ctx, id)
+	if err != nil {
+		return err
+	}
+	holes := make([]int64, len(left))
+	for i, slot := range left {
+		if holes[i], err = seqOf(slot); err != nil {
+			return err
+		}
+	}
+	// ErrPreQueueBusy (someone left since the read) comes back as an error:
+	// the next tick runs the whole placement again, which is idempotent.
+	if err := d.st.Line.FinishPreQueue(ctx, id, holes); err != nil {
+		return err
+	}
+	d.log.Info("pre-queue placed", zap.String("drop", id), zap.Int64("slots", plan.Slots),
+		zap.Int("placed", placed), zap.Bool("shuffled", dr.ShuffleAtOpen()), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
 // closeLine tells everyone still waiting that the drop is sold out (or
 // over), and rests the drop for closedRecheck.
 func (d *Dispatcher) closeLine(ctx context.Context, dropID string, s *dropState) error {
@@ -310,7 +404,11 @@ func (d *Dispatcher) expirePasses(ctx context.Context, dr *drop.Drop, now time.T
 		return err
 	}
 	for i := range lapsed {
-		lapsed[i].Status = waitline.Expired
+		// A buyer who got a seat keeps it: only the pass ends.
+		if lapsed[i].Status != waitline.Issued {
+			lapsed[i].Status = waitline.Expired
+		}
+		lapsed[i].KeepPass = false
 	}
 	return d.st.Line.Decide(ctx, dr.ID(), lapsed)
 }

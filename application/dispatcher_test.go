@@ -72,7 +72,7 @@ func TestDispatcherRestoresALostDropBeforeAdmitting(t *testing.T) {
 		t.Fatal("the dispatcher admitted on (or stalled at) a lost drop without restoring it")
 	}
 	for _, u := range []string{"a", "b", "c"} {
-		v, err := sales.LineStatus(ctx, d.ID(), u)
+		v, err := sales.LineStatus(ctx, d.ID(), u, "")
 		if err != nil || v.Status != waitline.Issued {
 			t.Fatalf("%s after the restore: %+v %v, want issued", u, v, err)
 		}

@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sort"
 	"sync"
@@ -53,6 +54,13 @@ type LineView struct {
 	ETASeconds float64
 	Issuance   *issuance.Issuance
 	Pass       *waitline.Pass
+	// PollAfter is when to ask again (waiting and pre-queue answers).
+	PollAfter time.Duration
+	// Ticket is a new line ticket for the buyer to keep; empty when the one
+	// they hold stays good.
+	Ticket string
+	// OpensAt is when the drop opens (pre-queue answers).
+	OpensAt time.Time
 }
 
 // DropView is a drop with its live counters.
@@ -77,6 +85,17 @@ type SalesOptions struct {
 	// OnIssued is called once per new issuance after it is durable (the count
 	// syncer and metrics listen here). May be nil.
 	OnIssued func(dropID string)
+	// TicketSecret signs line tickets; every instance of a deployment must
+	// share it. Empty: a random one (tickets then verify on this instance
+	// only, and a poll elsewhere is answered from the store).
+	TicketSecret []byte
+	// TicketTTL is how long a line ticket is honoured (default 24 h).
+	TicketTTL time.Duration
+	// Pacing sets poll_after_ms.
+	Pacing Pacing
+	// OnStatus observes each line status answer: fast is true when it came
+	// from the snapshot, without the store (metrics). May be nil.
+	OnStatus func(dropID string, fast bool)
 }
 
 // Sales is the facade buyers go through: claims, the waiting line, and reads.
@@ -87,6 +106,8 @@ type Sales struct {
 	opt      SalesOptions
 	log      *zap.Logger
 	inflight inflight
+	tickets  *waitline.Ticketer
+	snaps    *lineSnapshots
 }
 
 // NewSales returns the buyer facade.
@@ -97,8 +118,25 @@ func NewSales(st Stores, drops *DropCache, recon *Reconciler, opt SalesOptions, 
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Sales{st: st.withDefaults(), drops: drops, recon: recon, opt: opt, log: log,
-		inflight: inflight{calls: make(map[string]*call)}}
+	if len(opt.TicketSecret) == 0 {
+		opt.TicketSecret = randomSecret()
+	}
+	if opt.TicketTTL <= 0 {
+		opt.TicketTTL = 24 * time.Hour
+	}
+	opt.Pacing = opt.Pacing.withDefaults()
+	st = st.withDefaults()
+	return &Sales{st: st, drops: drops, recon: recon, opt: opt, log: log,
+		inflight: inflight{calls: make(map[string]*call)},
+		tickets:  waitline.NewTicketer(opt.TicketSecret),
+		snaps:    newLineSnapshots(st.Line, st.Clock, opt.StoreTimeout, log)}
+}
+
+// randomSecret makes a ticket secret for an instance that was given none.
+func randomSecret() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return b
 }
 
 func (s *Sales) drop(ctx context.Context, id string) (*drop.Drop, error) {
@@ -286,6 +324,13 @@ func (s *Sales) markIssued(ctx context.Context, d *drop.Drop, iss issuance.Issua
 	}
 	dec := st.Decision
 	dec.UserID, dec.Status, dec.IssuanceID = iss.UserID, waitline.Issued, iss.ID
+	// A pass ends when its holder reaches the per-user limit; below it the
+	// holder may pick another seat, and the pass still counts as active.
+	dec.KeepPass = false
+	if d.PerUserLimit() > 1 && s.st.Clock.Now().Before(dec.Pass.ExpiresAt) {
+		held, err := s.st.Inventory.Holdings(ctx, d.ID(), iss.UserID)
+		dec.KeepPass = err == nil && len(held) < d.PerUserLimit()
+	}
 	if err := s.st.Line.Decide(ctx, d.ID(), []waitline.Decision{dec}); err != nil {
 		s.log.Warn("mark issued in line", zap.String("drop", d.ID()), zap.Error(err))
 	}
@@ -305,10 +350,18 @@ func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, 
 	if !d.Queued() {
 		return LineView{}, false, drop.ErrNotQueued
 	}
-	if d.StatusAt(s.st.Clock.Now()) == drop.StatusClosed {
+	now := s.st.Clock.Now()
+	join := s.st.Line.Join
+	switch d.StatusAt(now) {
+	case drop.StatusClosed:
 		return LineView{}, false, drop.ErrNotOpen
+	case drop.StatusUpcoming:
+		if !d.InPreQueueWindow(now) {
+			return LineView{}, false, drop.ErrNotOpen
+		}
+		join = s.st.Line.JoinPreQueue
 	}
-	st, created, err := s.st.Line.Join(ctx, d.ID(), userID)
+	st, created, err := join(ctx, d.ID(), userID)
 	if err != nil {
 		return LineView{}, false, unavailable("join line", err)
 	}
@@ -316,9 +369,12 @@ func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, 
 	return v, created, err
 }
 
-// LineStatus reports the buyer's standing. Errors: drop.ErrInvalidID,
-// drop.ErrNotFound, drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
-func (s *Sales) LineStatus(ctx context.Context, dropID, userID string) (LineView, error) {
+// LineStatus reports the buyer's standing. A valid line ticket (from an
+// earlier answer) lets a waiting buyer be answered from this instance's
+// snapshot of the line, without touching the store; an invalid, foreign or
+// expired one is ignored. Errors: drop.ErrInvalidID, drop.ErrNotFound,
+// drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
+func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (LineView, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
 	defer cancel()
 	d, err := s.drop(ctx, dropID)
@@ -327,6 +383,20 @@ func (s *Sales) LineStatus(ctx context.Context, dropID, userID string) (LineView
 	}
 	if !d.Queued() {
 		return LineView{}, drop.ErrNotQueued
+	}
+	if ticket != "" {
+		now := s.st.Clock.Now()
+		if t, ok := s.tickets.Verify(ticket, d.ID(), userID, now); ok {
+			if v, ok := s.fromSnapshot(d, userID, t, now); ok {
+				if s.opt.OnStatus != nil {
+					s.opt.OnStatus(d.ID(), true)
+				}
+				return v, nil
+			}
+		}
+	}
+	if s.opt.OnStatus != nil {
+		s.opt.OnStatus(d.ID(), false)
 	}
 	st, err := s.st.Line.Standing(ctx, d.ID(), userID)
 	if err != nil {
@@ -359,12 +429,67 @@ func (s *Sales) LeaveLine(ctx context.Context, dropID, userID string) error {
 	return nil
 }
 
+// fromSnapshot answers a poll that presented a valid ticket from the line
+// snapshot, when the snapshot can tell: the buyer still waits (or the line
+// closed on them), or is in a pre-queue that has not been placed. ok false
+// sends the poll to the store: the buyer was decided, left, or the snapshot
+// is missing, too old or of another incarnation of the line.
+func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, now time.Time) (LineView, bool) {
+	if t.PreQueue() {
+		if now.Before(d.OpensAt()) {
+			return LineView{Status: waitline.PreQueue, OpensAt: d.OpensAt(), PollAfter: s.opt.Pacing.PreQueue(d.OpensAt().Sub(now))}, true
+		}
+		snap, ok := s.snaps.get(d.ID())
+		if ok && !snap.Ready {
+			return LineView{Status: waitline.PreQueue, OpensAt: d.OpensAt(), PollAfter: s.opt.Pacing.Placing()}, true
+		}
+		return LineView{}, false
+	}
+	snap, ok := s.snaps.get(d.ID())
+	if !ok || snap.Epoch != t.Epoch {
+		return LineView{}, false
+	}
+	pos, waiting := snap.Position(t.Seq)
+	if !waiting {
+		return LineView{}, false
+	}
+	if snap.Closed {
+		return LineView{Status: waitline.SoldOut}, true
+	}
+	// Another instance may have told this buyer a better place from a newer
+	// snapshot: never tell them a worse one.
+	if t.Last > 0 && pos > t.Last {
+		pos = t.Last
+	}
+	t.Last = pos
+	return s.waitingView(d, userID, pos, t), true
+}
+
+func (s *Sales) waitingView(d *drop.Drop, userID string, pos int64, t waitline.Ticket) LineView {
+	eta := float64(pos) / float64(max(d.AdmitRate(), 1))
+	v := LineView{Status: waitline.Waiting, Position: pos, Ahead: max(pos-1, 0), ETASeconds: eta,
+		PollAfter: s.opt.Pacing.Waiting(time.Duration(eta * float64(time.Second)))}
+	if t.Seq > 0 {
+		t.Expires = s.st.Clock.Now().Add(s.opt.TicketTTL)
+		v.Ticket = s.tickets.Issue(d.ID(), userID, t)
+	}
+	return v
+}
+
 func (s *Sales) view(ctx context.Context, d *drop.Drop, userID string, st waitline.Standing) (LineView, error) {
 	v := LineView{Status: st.Status}
 	switch st.Status {
 	case waitline.Waiting:
-		v.Position, v.Ahead = st.Position, max(st.Position-1, 0)
-		v.ETASeconds = float64(st.Position) / float64(d.AdmitRate())
+		return s.waitingView(d, userID, st.Position, waitline.Ticket{Epoch: st.Epoch, Seq: st.Seq, Last: st.Position}), nil
+	case waitline.PreQueue:
+		now := s.st.Clock.Now()
+		v.OpensAt = d.OpensAt()
+		if now.Before(d.OpensAt()) {
+			v.PollAfter = s.opt.Pacing.PreQueue(d.OpensAt().Sub(now))
+		} else {
+			v.PollAfter = s.opt.Pacing.Placing()
+		}
+		v.Ticket = s.tickets.Issue(d.ID(), userID, waitline.Ticket{Expires: now.Add(s.opt.TicketTTL)})
 	case waitline.Admitted:
 		pass := st.Decision.Pass
 		if !s.st.Clock.Now().Before(pass.ExpiresAt) {

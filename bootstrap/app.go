@@ -59,6 +59,9 @@ var useCases = fx.Module("application",
 			return application.NewSales(st, c, r, application.SalesOptions{
 				StoreTimeout: cfg.StoreTimeout,
 				OnIssued:     issuedHook(s, m),
+				TicketSecret: []byte(cfg.LineSecret),
+				Pacing:       application.Pacing{Max: cfg.PollMax},
+				OnStatus:     m.onLineStatus,
 			}, log.Named("sales"))
 		},
 		application.NewCatalog,

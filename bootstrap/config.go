@@ -53,6 +53,12 @@ type Config struct {
 	BatchWait    time.Duration `env:"FASTDEAL_BATCH_WAIT" envDefault:"2ms"`
 	MySQLMaxOpen int           `env:"FASTDEAL_MYSQL_MAX_OPEN" envDefault:"32"`
 	LeaseTTL     time.Duration `env:"FASTDEAL_LEASE_TTL" envDefault:"3s"`
+	// LineSecret signs line tickets; every instance must share it, so a
+	// deployment sets it. Empty makes a random one per instance (a ticket
+	// then verifies only where it was made; polls elsewhere read the store).
+	LineSecret string `env:"FASTDEAL_LINE_SECRET"`
+	// PollMax is the longest poll_after_ms a waiting buyer is given.
+	PollMax time.Duration `env:"FASTDEAL_POLL_MAX" envDefault:"30s"`
 
 	ShutdownTimeout time.Duration `env:"FASTDEAL_SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	InstanceID      string        `env:"FASTDEAL_INSTANCE_ID"`
@@ -117,6 +123,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.BodyLimit < 1024 {
 		return c, fmt.Errorf("FASTDEAL_BODY_LIMIT=%d: must be at least 1024 bytes", c.BodyLimit)
+	}
+	if c.PollMax < time.Second || c.PollMax > time.Minute {
+		return c, fmt.Errorf("FASTDEAL_POLL_MAX=%s: must be between 1s and 1m", c.PollMax)
+	}
+	if c.LineSecret != "" && len(c.LineSecret) < 16 {
+		return c, fmt.Errorf("FASTDEAL_LINE_SECRET: must be at least 16 characters")
 	}
 	if c.RatePerUser <= 0 || c.RateBurst < 1 {
 		return c, fmt.Errorf("FASTDEAL_RATE_PER_USER and FASTDEAL_RATE_BURST must be positive")

@@ -15,6 +15,7 @@ type Metrics struct {
 	SyncerFlushes *prometheus.CounterVec
 	LeaseHeld     *prometheus.GaugeVec
 	PersistLag    *prometheus.HistogramVec
+	LineStatus    *prometheus.CounterVec
 }
 
 // NewMetrics registers the sale metrics and the Go runtime collectors.
@@ -34,9 +35,13 @@ func NewMetrics() *Metrics {
 		LeaseHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fastdeal_dispatch_lease_held", Help: "1 while this instance holds a drop's admission lease.",
 		}, []string{"drop"}),
+		LineStatus: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fastdeal_line_status_total",
+			Help: "Line status polls by where the answer came from: snapshot (a ticket, no store access) or store.",
+		}, []string{"drop", "source"}),
 	}
 	m.PersistLag = newPersistLag(reg)
-	reg.MustRegister(m.Issued, m.Admitted, m.SyncerFlushes, m.LeaseHeld,
+	reg.MustRegister(m.Issued, m.Admitted, m.SyncerFlushes, m.LeaseHeld, m.LineStatus,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -47,6 +52,14 @@ func (m *Metrics) onFlush(_ string, err error) {
 		return
 	}
 	m.SyncerFlushes.WithLabelValues("ok").Inc()
+}
+
+func (m *Metrics) onLineStatus(dropID string, fast bool) {
+	src := "store"
+	if fast {
+		src = "snapshot"
+	}
+	m.LineStatus.WithLabelValues(dropID, src).Inc()
 }
 
 func (m *Metrics) onLease(dropID string, held bool) {

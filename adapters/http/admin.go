@@ -72,6 +72,7 @@ func (s *Server) stats(c *fiber.Ctx) error {
 	return c.JSON(StatsJSON{
 		Issued: st.Issued, Remaining: st.Remaining, LineLength: st.LineLength, Admitted: st.Admitted,
 		Persisted: st.Persisted, PendingPersist: st.PendingPersist, IssuedCountSynced: st.IssuedCountSynced,
+		PreQueueLength: st.PreQueueLength, ActivePasses: st.ActivePasses,
 		AdmitRate: st.AdmitRate, Paused: st.Paused,
 	})
 }

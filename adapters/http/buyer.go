@@ -10,6 +10,7 @@ import (
 
 	"github.com/fastdeal/fastdeal/application"
 	"github.com/fastdeal/fastdeal/domain/drop"
+	"github.com/fastdeal/fastdeal/domain/waitline"
 )
 
 // HeaderIdempotencyKey scopes claim retries to one buyer and one drop.
@@ -147,7 +148,7 @@ func (s *Server) joinLine(c *fiber.Ctx) error {
 	case created:
 		s.metrics.join("new")
 		c.Status(http.StatusAccepted)
-	case v.Status == "waiting":
+	case v.Status == waitline.Waiting || v.Status == waitline.PreQueue:
 		s.metrics.join("existing")
 	default:
 		s.metrics.join(string(v.Status))
@@ -160,19 +161,11 @@ func (s *Server) lineStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.sales.LineStatus(c.UserContext(), id, userOf(c))
+	v, err := s.sales.LineStatus(c.UserContext(), id, userOf(c), c.Get(HeaderLineTicket))
 	if err != nil {
 		return err
 	}
 	return sendLine(c, v)
-}
-
-func sendLine(c *fiber.Ctx, v application.LineView) error {
-	if b, ok := lineBody(v); ok {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(b)
-	}
-	return c.JSON(lineView(v))
 }
 
 func (s *Server) leaveLine(c *fiber.Ctx) error {

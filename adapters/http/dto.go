@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
 	"github.com/fastdeal/fastdeal/application"
 	"github.com/fastdeal/fastdeal/domain/drop"
 	"github.com/fastdeal/fastdeal/domain/issuance"
-	"github.com/fastdeal/fastdeal/domain/waitline"
 )
 
 // DropJSON is a drop as API.md shows it. opens_at and closes_at are null when
@@ -98,46 +96,6 @@ type PassJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// lineJSON is a buyer's standing: the waiting members only while waiting,
-// the pass only while admitted, the issuance only once issued.
-type lineJSON struct {
-	Status   string        `json:"status"`
-	Pass     *PassJSON     `json:"pass,omitempty"`
-	Issuance *IssuanceJSON `json:"issuance,omitempty"`
-}
-
-// lineBody renders a standing. Waiting, by far the most frequent answer on the
-// line's hot path, is written by hand to skip reflection.
-func lineBody(v application.LineView) ([]byte, bool) {
-	if v.Status != waitline.Waiting {
-		return nil, false
-	}
-	b := make([]byte, 0, 96)
-	b = append(b, `{"status":"waiting","position":`...)
-	b = strconv.AppendInt(b, v.Position, 10)
-	b = append(b, `,"ahead":`...)
-	b = strconv.AppendInt(b, v.Ahead, 10)
-	b = append(b, `,"eta_seconds":`...)
-	eta := v.ETASeconds
-	if math.IsNaN(eta) || math.IsInf(eta, 0) || eta < 0 {
-		eta = 0
-	}
-	b = strconv.AppendFloat(b, math.Round(eta*1000)/1000, 'f', -1, 64)
-	return append(b, '}'), true
-}
-
-func lineView(v application.LineView) lineJSON {
-	out := lineJSON{Status: string(v.Status)}
-	if v.Status == waitline.Admitted && v.Pass != nil {
-		out.Pass = &PassJSON{Token: v.Pass.Token, ExpiresAt: v.Pass.ExpiresAt}
-	}
-	if v.Status == waitline.Issued && v.Issuance != nil {
-		iss := issuanceJSON(*v.Issuance)
-		out.Issuance = &iss
-	}
-	return out
-}
-
 // SeatJSON is one seat of a seated drop.
 type SeatJSON struct {
 	Label string `json:"label"`
@@ -153,6 +111,8 @@ type StatsJSON struct {
 	Persisted         int64 `json:"persisted"`
 	PendingPersist    int64 `json:"pending_persist"`
 	IssuedCountSynced int64 `json:"issued_count_synced"`
+	PreQueueLength    int64 `json:"pre_queue_length"`
+	ActivePasses      int64 `json:"active_passes"`
 	AdmitRate         int   `json:"admit_rate"`
 	Paused            bool  `json:"paused"`
 }

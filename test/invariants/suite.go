@@ -108,6 +108,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("FairLine", func(t *testing.T) { testFairLine(t, f) })
 	t.Run("DuplicateJoinsKeepPlace", func(t *testing.T) { testDuplicateJoins(t, f) })
 	t.Run("LapsedPassMovesLineOn", func(t *testing.T) { testLapsedPass(t, f) })
+	RunWaiting(t, f)
 }
 
 // auditLedger checks the durable side: every issuance told to a buyer is in
@@ -362,7 +363,7 @@ func testFairLine(t *testing.T, f Factory) {
 	wg.Wait()
 	order := make([]string, n)
 	for i := range n {
-		v, err := r.sales.LineStatus(ctx, d.ID(), "u"+strconv.Itoa(i))
+		v, err := r.sales.LineStatus(ctx, d.ID(), "u"+strconv.Itoa(i), "")
 		if err != nil || v.Position < 1 || v.Position > n || order[v.Position-1] != "" {
 			t.Fatalf("standing of u%d: %+v %v (positions must be a permutation of 1..%d)", i, v, err, n)
 		}
@@ -383,7 +384,7 @@ func testFairLine(t *testing.T, f Factory) {
 				default:
 				}
 				u := order[(w*997+k*31)%n]
-				v, err := r.sales.LineStatus(ctx, d.ID(), u)
+				v, err := r.sales.LineStatus(ctx, d.ID(), u, "")
 				if err != nil {
 					t.Errorf("status %s: %v", u, err)
 					return
@@ -417,7 +418,7 @@ func testFairLine(t *testing.T, f Factory) {
 		}
 	}
 	for i, u := range order {
-		v, err := r.sales.LineStatus(ctx, d.ID(), u)
+		v, err := r.sales.LineStatus(ctx, d.ID(), u, "")
 		want := waitline.Issued
 		if i >= fairStock {
 			want = waitline.SoldOut
@@ -467,7 +468,7 @@ func testDuplicateJoins(t *testing.T, f Factory) {
 	}
 	for i := range 20 {
 		u := "u" + strconv.Itoa(i)
-		before, _ := r.sales.LineStatus(ctx, d.ID(), u)
+		before, _ := r.sales.LineStatus(ctx, d.ID(), u, "")
 		again, isNew, err := r.sales.JoinLine(ctx, d.ID(), u)
 		if err != nil || isNew || again.Position != before.Position {
 			t.Fatalf("rejoin of %s: %+v new=%v %v, want place %d kept", u, again, isNew, err, before.Position)
@@ -489,7 +490,7 @@ func testLapsedPass(t *testing.T, f Factory) {
 		}
 	}
 	status := func(u string) waitline.Status {
-		v, err := r.sales.LineStatus(ctx, d.ID(), u)
+		v, err := r.sales.LineStatus(ctx, d.ID(), u, "")
 		if err != nil {
 			t.Fatalf("status %s: %v", u, err)
 		}

@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fastdeal/fastdeal/application"
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// HeaderLineTicket carries a buyer's line ticket on status polls.
+const HeaderLineTicket = "X-Line-Ticket"
+
+// lineAnswer is a buyer's standing: the waiting members only while waiting,
+// the pass only while admitted, the issuance only once issued.
+type lineAnswer struct {
+	Status   string        `json:"status"`
+	Pass     *PassJSON     `json:"pass,omitempty"`
+	Issuance *IssuanceJSON `json:"issuance,omitempty"`
+}
+
+// appendWaiting renders the two answers of a line's hot path, waiting and
+// pre-queue, by hand: they are by far the most frequent, and reflection
+// would cost more than the rest of a ticketed poll.
+func appendWaiting(b []byte, v application.LineView) []byte {
+	if v.Status == waitline.PreQueue {
+		b = append(b, `{"status":"pre_queue","opens_at":"`...)
+		b = v.OpensAt.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	} else {
+		b = append(b, `{"status":"waiting","position":`...)
+		b = strconv.AppendInt(b, v.Position, 10)
+		b = append(b, `,"ahead":`...)
+		b = strconv.AppendInt(b, v.Ahead, 10)
+		b = append(b, `,"eta_seconds":`...)
+		eta := v.ETASeconds
+		if math.IsNaN(eta) || math.IsInf(eta, 0) || eta < 0 {
+			eta = 0
+		}
+		b = strconv.AppendFloat(b, math.Round(eta*1000)/1000, 'f', -1, 64)
+	}
+	b = append(b, `,"poll_after_ms":`...)
+	b = strconv.AppendInt(b, v.PollAfter.Milliseconds(), 10)
+	if v.Ticket != "" {
+		// Tickets are base64url: nothing in them needs escaping.
+		b = append(b, `,"ticket":"`...)
+		b = append(b, v.Ticket...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+func sendLine(c *fiber.Ctx, v application.LineView) error {
+	if v.Status == waitline.Waiting || v.Status == waitline.PreQueue {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		var buf [256]byte
+		return c.Send(appendWaiting(buf[:0], v))
+	}
+	out := lineAnswer{Status: string(v.Status)}
+	if v.Status == waitline.Admitted && v.Pass != nil {
+		out.Pass = &PassJSON{Token: v.Pass.Token, ExpiresAt: v.Pass.ExpiresAt}
+	}
+	if v.Status == waitline.Issued && v.Issuance != nil {
+		iss := issuanceJSON(*v.Issuance)
+		out.Issuance = &iss
+	}
+	return c.JSON(out)
+}

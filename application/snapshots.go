@@ -1,0 +1,85 @@
+package application
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/fastdeal/fastdeal/domain/clock"
+	"github.com/fastdeal/fastdeal/domain/waitline"
+)
+
+// Snapshot ages: a snapshot older than snapshotFresh is refreshed in the
+// background on the next poll that reads it (so only lines being polled are
+// refreshed, at most four times a second); one older than snapshotMaxAge is
+// not used at all (the API promises at most a second).
+const (
+	snapshotFresh  = 250 * time.Millisecond
+	snapshotMaxAge = time.Second
+)
+
+// lineSnapshots is this instance's cache of line snapshots, one per polled
+// drop. Reads are lock-free; one refresh per drop runs at a time.
+type lineSnapshots struct {
+	line    waitline.WaitingLine
+	clock   clock.Clock
+	timeout time.Duration
+	log     *zap.Logger
+	entries sync.Map // drop id -> *snapEntry
+}
+
+type snapEntry struct {
+	val     atomic.Pointer[snapVal]
+	loading atomic.Bool
+}
+
+type snapVal struct {
+	snap waitline.Snapshot
+	at   time.Time
+}
+
+func newLineSnapshots(line waitline.WaitingLine, clk clock.Clock, timeout time.Duration, log *zap.Logger) *lineSnapshots {
+	return &lineSnapshots{line: line, clock: clk, timeout: timeout, log: log}
+}
+
+// get returns dropID's snapshot when one at most snapshotMaxAge old is held,
+// and starts a refresh when it is older than snapshotFresh (or missing). When
+// ok is false the caller reads the store itself; the refresh it started
+// serves the polls after it.
+func (c *lineSnapshots) get(dropID string) (waitline.Snapshot, bool) {
+	v, _ := c.entries.Load(dropID)
+	e, _ := v.(*snapEntry)
+	if e == nil {
+		v, _ = c.entries.LoadOrStore(dropID, &snapEntry{})
+		e = v.(*snapEntry)
+	}
+	now := c.clock.Now()
+	cur := e.val.Load()
+	if cur != nil && now.Sub(cur.at) < snapshotFresh {
+		return cur.snap, true
+	}
+	if e.loading.CompareAndSwap(false, true) {
+		go c.refresh(dropID, e)
+	}
+	if cur != nil && now.Sub(cur.at) < snapshotMaxAge {
+		return cur.snap, true
+	}
+	return waitline.Snapshot{}, false
+}
+
+func (c *lineSnapshots) refresh(dropID string, e *snapEntry) {
+	defer e.loading.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	// The time is taken before the read, so the age errs on the old side.
+	at := c.clock.Now()
+	snap, err := c.line.Snapshot(ctx, dropID)
+	if err != nil {
+		c.log.Debug("line snapshot", zap.String("drop", dropID), zap.Error(err))
+		return
+	}
+	e.val.Store(&snapVal{snap: snap, at: at})
+}
