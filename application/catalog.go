@@ -137,8 +137,8 @@ type Stats struct {
 	PreQueueLength int64
 	// ActivePasses is how many passes are granted, not lapsed, not ended.
 	ActivePasses int64
-	AdmitRate         int
-	Paused            bool
+	AdmitRate    int
+	Paused       bool
 }
 
 // Stats reads a drop's counters. Errors: drop.ErrInvalidID, drop.ErrNotFound,
