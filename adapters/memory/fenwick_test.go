@@ -2,6 +2,7 @@ package memory
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -34,6 +35,41 @@ func TestFenwickAgainstCounting(t *testing.T) {
 			}
 			if got := f.prefix(j); got != count {
 				t.Fatalf("round %d: prefix(%d) = %d, want %d", round, j, got, count)
+			}
+		}
+	}
+}
+
+func TestGapsAgainstSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var g gaps
+	set := map[int64]bool{}
+	var head int64 = 1
+	for round := range 20000 {
+		switch r.IntN(4) {
+		case 0, 1:
+			seq := head + r.Int64N(5000)
+			g.add(seq)
+			set[seq] = true
+		case 2:
+			head += r.Int64N(20)
+			for s := range set {
+				if s < head {
+					delete(set, s)
+				}
+			}
+			g.advance(head)
+		default:
+			if round%7 != 0 {
+				continue
+			}
+			var want []int64
+			for s := range set {
+				want = append(want, s)
+			}
+			slices.Sort(want)
+			if got := g.list(head); !slices.Equal(got, want) {
+				t.Fatalf("round %d: gaps = %v, want %v", round, got, want)
 			}
 		}
 	}
