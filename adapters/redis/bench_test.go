@@ -56,6 +56,43 @@ func BenchmarkStanding(b *testing.B) {
 	})
 }
 
+// BenchmarkSnapshot reads the snapshot of a line of 100,000 waiting buyers,
+// 100 of whom left from the middle (the gaps a snapshot carries), as each
+// instance does a few times a second for every busy line.
+func BenchmarkSnapshot(b *testing.B) {
+	c := testClient(b)
+	l := NewLine(c)
+	id := newDropID(b, c)
+	b.Cleanup(func() {
+		ctx, cancel := contextWithTimeout()
+		defer cancel()
+		_ = c.Do(ctx, c.B().Del().Key(waitlineKeys(id).gone).Build()).Error()
+	})
+	const waiting, left = 100_000, 100
+	parallel(waiting, 64, func(i int) {
+		if _, _, err := l.Join(b.Context(), id, "user-"+strconv.Itoa(i)); err != nil {
+			b.Error(err)
+		}
+	})
+	for i := range left {
+		if err := l.Leave(b.Context(), id, "user-"+strconv.Itoa(waiting/2+i*7)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s, err := l.Snapshot(b.Context(), id)
+			if err != nil || len(s.Gone) != left {
+				b.Errorf("Snapshot = %d gaps, %v; want %d", len(s.Gone), err, left)
+				return
+			}
+		}
+	})
+}
+
 func BenchmarkClaim(b *testing.B) {
 	c := testClient(b)
 	inv := NewInventory(c)

@@ -20,9 +20,14 @@ var (
 	holdingsScript  = script("holdings", true, true)
 	restoreScript   = script("restore", false, true)
 
-	joinScript     = script("join", false, false)
-	standingScript = script("standing", true, false)
-	decideScript   = script("decide", false, false)
+	joinScript     = lineScript("join", false)
+	standingScript = lineScript("standing", true)
+	decideScript   = lineScript("decide", false)
+	leaveScript    = lineScript("leave", false)
+	snapshotScript = lineScript("snapshot", true)
+	freezeScript   = lineScript("freeze", false)
+	placeScript    = script("place", false, false)
+	finishScript   = lineScript("finish", false)
 	lapsedScript   = script("lapsed", true, false)
 
 	acquireScript = script("acquire", false, false)
@@ -36,6 +41,15 @@ func script(name string, readOnly, withLib bool) *rueidis.Lua {
 	if withLib {
 		body = mustRead("lib") + "\n" + body
 	}
+	if readOnly {
+		return rueidis.NewLuaScriptReadOnly(body)
+	}
+	return rueidis.NewLuaScript(body)
+}
+
+// lineScript reads scripts/name.lua prefixed with scripts/linelib.lua.
+func lineScript(name string, readOnly bool) *rueidis.Lua {
+	body := mustRead("linelib") + "\n" + mustRead(name)
 	if readOnly {
 		return rueidis.NewLuaScriptReadOnly(body)
 	}

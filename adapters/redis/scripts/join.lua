@@ -1,15 +1,48 @@
--- KEYS: queue, line, decisions. ARGV: user.
--- Returns {1, position, created} waiting, {2, decision} decided, {3} closed.
+-- KEYS: queue, line, decisions, prequeue. ARGV: user, epoch candidate,
+-- mode ('q' the line, 'p' the pre-queue).
+-- Returns {1, position, created, seq, epoch} waiting, {2, decision} decided,
+-- {3} closed, {4, created} in the pre-queue.
 -- The score is a per-drop sequence, not the clock, so arrival order holds
--- across app instances whose clocks disagree.
-local q, line, dec = KEYS[1], KEYS[2], KEYS[3]
+-- across app instances whose clocks disagree. The epoch is set by the first
+-- join of an incarnation of the line: a line lost with Redis gets another.
+local q, line, dec, pq = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local user = ARGV[1]
+local h = redis.call('HMGET', line, 'closed', 'epoch', 'frozen', 'placed', 'pqslot', 'pqbase')
+-- A buyer in the queue is never decided (Decide takes them out), so the
+-- usual repeat join skips the decisions hash.
+local s = redis.call('ZSCORE', q, user)
+if s then
+  if h[1] then return {3} end
+  s = tonumber(s)
+  return {1, position(q, pq, h[3], h[4], h[5], h[6], redis.call('ZRANK', q, user), s), 0, s, h[2]}
+end
 local d = redis.call('HGET', dec, user)
 if d then return {2, d} end
-if redis.call('HEXISTS', line, 'closed') == 1 then return {3} end
-local r = redis.call('ZRANK', q, user)
-if r then return {1, r + 1, 0} end
+if h[1] then return {3} end
+local epoch = h[2]
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('HSET', line, 'epoch', epoch)
+end
+local pqlen = 0
+if h[5] then
+  if redis.call('ZSCORE', pq, user) then return {4, 0} end
+  pqlen = redis.call('ZCARD', pq)
+end
+if not h[3] then
+  if ARGV[3] == 'p' then
+    local slot = redis.call('HINCRBY', line, 'pqslot', 1)
+    redis.call('ZADD', pq, slot, user)
+    return {4, 1}
+  end
+  if pqlen > 0 then
+    -- A buyer in the line before the pre-queue is frozen would stand ahead
+    -- of its members: freezing first keeps them all ahead.
+    freeze(line)
+    h = redis.call('HMGET', line, 'closed', 'epoch', 'frozen', 'placed', 'pqslot', 'pqbase')
+  end
+end
 local seq = redis.call('HINCRBY', line, 'seq', 1)
-redis.call('ZADD', q, 'NX', seq, user)
--- The newest member has the highest score, so its position is the length.
-return {1, redis.call('ZCARD', q), 1}
+redis.call('ZADD', q, seq, user)
+-- The newest member has the highest score, so its rank is the length - 1.
+return {1, position(q, pq, h[3], h[4], h[5], h[6], redis.call('ZCARD', q) - 1, seq), 1, seq, epoch}
