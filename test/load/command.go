@@ -40,6 +40,8 @@ type options struct {
 	admitRate   float64
 	perUser     int
 	stopTimeout time.Duration
+	fixedPoll   time.Duration
+	prequeue    string
 }
 
 // NewCommand returns the "load [scenario]" command. embed starts an in-process
@@ -49,7 +51,7 @@ func NewCommand(embed EmbedFunc) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load [scenario]",
 		Short: "Drive a fastdeal server with an open-model load scenario and audit the result",
-		Long: `load runs one of the scenarios of SCENARIOS.md against a fastdeal server:
+		Long: `load runs one of the scenarios of docs/scenarios.md against a fastdeal server:
 
   concert-spike  one seated drop (10,000 seats), 90,000 claims in stages of 100..500/s
   coupon-rush    one queued general drop (1,000 coupons), 20,000 users join and poll
@@ -58,7 +60,14 @@ func NewCommand(embed EmbedFunc) *cobra.Command {
 Requests start on schedule whatever the server does (open model); latency is
 measured from each request's intended start. --speed X multiplies rates and
 divides durations. Every run ends with an audit of the server's issuances; a
-failed audit exits non-zero.`,
+failed audit exits non-zero.
+
+coupon-rush users poll when the server says (poll_after_ms) and present their
+line ticket; --fixed-poll 2s replays the seeds' fixed polling instead. At
+national scale, with a pre-queue that opens ten minutes before the sale:
+
+  fastdeal load coupon-rush --users 1000000 --stock 100000 --admit-rate 2000 \
+    --ramp 120s --prequeue 30% --metrics-url http://127.0.0.1:9090/metrics --redis 127.0.0.1:6379`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: Scenarios,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,7 +101,10 @@ failed audit exits non-zero.`,
 	f.StringVar(&c.AdminToken, "admin-token", "", "admin bearer token (default $FASTDEAL_ADMIN_TOKEN)")
 	f.StringVar(&c.JWTSecret, "jwt-secret", "", "mint HS256 buyer tokens with this secret; empty: send X-User-ID (default $FASTDEAL_JWT_SECRET)")
 	f.StringVar(&c.MySQLDSN, "mysql-dsn", "", "also audit table issuances in this MySQL (user:pass@tcp(host:3306)/db?parseTime=true)")
-	f.StringVar(&c.RedisAddr, "redis-addr", "", "line-flood: read Redis used_memory here (host:port) to report bytes per waiting user")
+	f.StringVar(&c.RedisAddr, "redis", "", "line-flood, coupon-rush: read Redis used_memory here (host:port) to report bytes per waiting user")
+	f.StringVar(&c.RedisAddr, "redis-addr", "", "the same as --redis")
+	_ = f.MarkHidden("redis-addr")
+	f.StringVar(&c.MetricsURL, "metrics-url", "", "coupon-rush: the server's private /metrics URL, read while the run goes on to report its peak RSS")
 	f.StringVar(&o.jsonPath, "json", "", "write the full report as JSON to this file")
 	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML page with latency and throughput charts to this file")
 	f.Int64Var(&c.Seed, "seed", 1, "seed for --poisson arrivals")
@@ -106,7 +118,10 @@ failed audit exits non-zero.`,
 	f.StringVar(&o.stages, "stages", FormatStages(DefaultConcertStages), "concert-spike schedule as DURATION:RATE,...")
 	f.DurationVar(&c.Ramp, "ramp", 10*time.Second, "coupon-rush: users arrive evenly over this window")
 	f.DurationVar(&c.Wait, "wait", time.Second, "coupon-rush: pause between joining and the first status poll")
-	f.DurationVar(&c.Poll, "poll", 2*time.Second, "coupon-rush: interval between status polls")
+	f.DurationVar(&c.Poll, "poll", 2*time.Second, "coupon-rush: interval between status polls when an answer has no poll_after_ms")
+	f.DurationVar(&o.fixedPoll, "fixed-poll", 0, "coupon-rush: poll every this long (--wait after joining) and send no ticket, as the seeds did; 0: as the server says")
+	f.DurationVar(&c.PrequeueWindow, "prequeue-window", 10*time.Minute, "coupon-rush: how long before opening the pre-queue opens (scaled by --speed)")
+	f.StringVar(&o.prequeue, "prequeue", "", "coupon-rush: share of users (30% or 0.3) who join a pre-queue before opening (see --prequeue-window); the rest arrive over --ramp after it")
 	f.Float64Var(&o.admitRate, "admit-rate", 100, "coupon-rush: the drop's admit_rate per second (scaled by --speed)")
 	f.IntVar(&c.MaxPolls, "max-polls", 1000, "coupon-rush: most status polls per user")
 	f.IntVar(&c.Concurrency, "concurrency", 64, "line-flood: concurrent joining workers")
@@ -135,6 +150,17 @@ func (o *options) finish(cmd *cobra.Command, scenario string) error {
 	c.Stages = stages
 	c.AdmitRate = o.admitRate
 	c.PerUserLimit = o.perUser
+	if o.fixedPoll < 0 {
+		return errors.New("--fixed-poll must not be negative")
+	}
+	if o.fixedPoll > 0 {
+		c.FixedPoll, c.Poll = true, o.fixedPoll
+	}
+	if o.prequeue != "" {
+		if c.Prequeue, err = ParseFraction(o.prequeue); err != nil {
+			return fmt.Errorf("--prequeue: %w", err)
+		}
+	}
 	if !o.noProgress {
 		c.Progress = cmd.ErrOrStderr()
 	}

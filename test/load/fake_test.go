@@ -3,6 +3,7 @@ package load
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +29,12 @@ type fakeServer struct {
 	stall        time.Duration // delay every buyer answer
 	failEveryNth int           // answer 500 to every nth claim
 	notOpen      bool          // answer every claim 409 drop_not_open
+	unpaced      bool          // an older server: no poll_after_ms, no tickets
+	prequeueFIFO bool          // keep the pre-queue in arrival order at opening
+	prequeueRev  bool          // put the pre-queue in reversed arrival order at opening
+	prequeueLate bool          // place the pre-queue behind the first later arrival
+	positionUp   bool          // each status answer says a thousand places further back than the last
+	pollAfter    time.Duration // when set, the poll_after_ms of every waiting answer
 
 	// onIssue, if set, sees every issuance as it is made (under the fake's lock).
 	onIssue func(apiIssuance)
@@ -36,6 +43,10 @@ type fakeServer struct {
 	drops  map[string]*fakeDrop
 	nextID int
 	claims int
+
+	// What the status polls presented: the current ticket, an outdated one
+	// (the pre-queue's, after the shuffle), or none.
+	ticketOK, ticketStale, ticketNone int
 }
 
 type fakeDrop struct {
@@ -54,12 +65,22 @@ type fakeDrop struct {
 	entries map[string]*fakeEntry
 	head    int
 	credit  int
+
+	// A pre-queue: joins before opened wait in pre, unplaced, until the first
+	// request after opened places them all (shuffled unless told otherwise).
+	prequeue bool
+	shuffle  bool
+	pre      []string
+	placed   bool
 }
 
 type fakeEntry struct {
 	idx      int
 	status   string
 	issuance *apiIssuance
+	epoch    int // bumps when the entry is placed from the pre-queue: its old ticket is stale
+	stale    int // polls that presented an outdated ticket
+	polls    int
 }
 
 func newFake(t *testing.T) (*fakeServer, *httptest.Server) {
@@ -140,7 +161,7 @@ func (f *fakeServer) buyer(h func(http.ResponseWriter, *http.Request, *fakeDrop,
 			problem(w, 404, "drop_not_found")
 			return
 		}
-		d.advance(f.lifo, f.onIssue)
+		d.advance(f)
 		h(w, r, d, user)
 	}
 }
@@ -155,7 +176,15 @@ func (f *fakeServer) createDrop(w http.ResponseWriter, r *http.Request, _ *fakeD
 	d := &fakeDrop{
 		id: fmt.Sprintf("d%d", f.nextID), kind: in.Kind, admission: in.Admission, stock: in.Stock,
 		perUser: in.PerUserLimit, admitRate: float64(in.AdmitRate), opened: time.Now(),
-		held: map[string]int{}, entries: map[string]*fakeEntry{},
+		held: map[string]int{}, entries: map[string]*fakeEntry{}, placed: true,
+	}
+	if in.QueueOpensAt != nil {
+		if !in.QueueOpensAt.Before(in.OpensAt) {
+			problem(w, 422, "queue_opens_at")
+			return
+		}
+		d.prequeue, d.placed, d.opened = true, false, in.OpensAt
+		d.shuffle = in.ShuffleAtOpen == nil || *in.ShuffleAtOpen
 	}
 	if in.Kind == "seated" {
 		d.seats = map[string]string{}
@@ -183,7 +212,7 @@ func (f *fakeServer) patchDrop(w http.ResponseWriter, r *http.Request, d *fakeDr
 }
 
 func (f *fakeServer) stats(w http.ResponseWriter, _ *http.Request, d *fakeDrop) {
-	d.advance(f.lifo, f.onIssue)
+	d.advance(f)
 	waiting := 0
 	for _, e := range d.entries {
 		if e.status == "waiting" {
@@ -191,7 +220,11 @@ func (f *fakeServer) stats(w http.ResponseWriter, _ *http.Request, d *fakeDrop) 
 		}
 	}
 	n := int64(len(d.issuances))
-	writeJSON(w, 200, serverStats{Issued: n, Remaining: int64(d.stock) - n, LineLength: int64(waiting), Persisted: n,
+	pre := 0
+	if !d.placed {
+		pre = len(d.pre)
+	}
+	writeJSON(w, 200, serverStats{Issued: n, Remaining: int64(d.stock) - n, LineLength: int64(waiting), PreQueueLength: int64(pre), Persisted: n,
 		IssuedCountSynced: n, AdmitRate: d.admitRate, Paused: d.paused})
 }
 
@@ -255,9 +288,13 @@ func (f *fakeServer) claim(w http.ResponseWriter, r *http.Request, d *fakeDrop, 
 
 // advance admits users the admit rate allows since the drop opened, and tells
 // everyone still waiting "sold out" once stock is gone.
-func (d *fakeDrop) advance(lifo bool, onIssue func(apiIssuance)) {
-	if d.admission != "queued" || d.paused {
+func (d *fakeDrop) advance(f *fakeServer) {
+	lifo, onIssue := f.lifo, f.onIssue
+	if d.admission != "queued" || d.paused || time.Now().Before(d.opened) {
 		return
+	}
+	if !d.placed && !f.prequeueLate {
+		d.place(f)
 	}
 	allowed := int(time.Since(d.opened).Seconds() * d.admitRate)
 	for d.credit < allowed && len(d.issuances) < d.stock {
@@ -276,6 +313,25 @@ func (d *fakeDrop) advance(lifo bool, onIssue func(apiIssuance)) {
 			}
 		}
 	}
+}
+
+// place puts the pre-queue into the line, ahead of everyone who joins later.
+func (d *fakeDrop) place(f *fakeServer) {
+	order := append([]string(nil), d.pre...)
+	switch {
+	case f.prequeueRev:
+		for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+			order[i], order[j] = order[j], order[i]
+		}
+	case d.shuffle && !f.prequeueFIFO:
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	for _, u := range order {
+		e := d.entries[u]
+		e.idx, e.status, e.epoch = len(d.line), "waiting", e.epoch+1
+		d.line = append(d.line, u)
+	}
+	d.placed = true
 }
 
 func (d *fakeDrop) nextWaiting(lifo bool) *fakeEntry {
@@ -297,20 +353,58 @@ func (d *fakeDrop) nextWaiting(lifo bool) *fakeEntry {
 	return nil
 }
 
-func (d *fakeDrop) view(e *fakeEntry) map[string]any {
+// view is the entry's line answer. A paced server says when to poll next (in
+// the pre-queue: just after opening, spread over 100ms; waiting: half the
+// expected wait, within 20ms and 1s, since tests run compressed) and hands out
+// the entry's ticket unless the poll presented it already.
+func (d *fakeDrop) view(f *fakeServer, user string, e *fakeEntry, presented string) map[string]any {
+	var out map[string]any
 	switch e.status {
 	case "waiting":
 		pos := e.idx - d.head + 1
-		return map[string]any{"status": "waiting", "position": pos, "ahead": pos - 1, "eta_seconds": 1.0}
+		if f.positionUp {
+			pos += 1000 * e.polls
+		}
+		out = map[string]any{"status": "waiting", "position": pos, "ahead": pos - 1, "eta_seconds": 1.0}
+		wait := time.Duration(float64(pos) / max(d.admitRate, 1) / 2 * float64(time.Second))
+		out["poll_after_ms"] = min(max(wait, 20*time.Millisecond), time.Second).Milliseconds()
+		if f.pollAfter > 0 {
+			out["poll_after_ms"] = f.pollAfter.Milliseconds()
+		}
+	case "pre_queue":
+		out = map[string]any{"status": "pre_queue", "opens_at": d.opened}
+		out["poll_after_ms"] = (time.Until(d.opened) + rand.N(100*time.Millisecond)).Milliseconds() + 1
 	case "issued":
 		return map[string]any{"status": "issued", "issuance": e.issuance}
+	default:
+		return map[string]any{"status": e.status}
 	}
-	return map[string]any{"status": e.status}
+	if f.unpaced {
+		delete(out, "poll_after_ms")
+	} else if t := fakeTicket(d.id, user, e.epoch); t != presented {
+		out["ticket"] = t
+	}
+	return out
+}
+
+func fakeTicket(drop, user string, epoch int) string {
+	return fmt.Sprintf("tk.%s.%s.%d", drop, user, epoch)
 }
 
 func (f *fakeServer) join(w http.ResponseWriter, _ *http.Request, d *fakeDrop, user string) {
 	if e, ok := d.entries[user]; ok {
-		writeJSON(w, 200, d.view(e))
+		writeJSON(w, 200, d.view(f, user, e, ""))
+		return
+	}
+	if time.Now().Before(d.opened) {
+		if !d.prequeue {
+			problem(w, 409, "drop_not_open")
+			return
+		}
+		e := &fakeEntry{status: "pre_queue"}
+		d.pre = append(d.pre, user)
+		d.entries[user] = e
+		writeJSON(w, 202, d.view(f, user, e, ""))
 		return
 	}
 	e := &fakeEntry{idx: len(d.line), status: "waiting"}
@@ -319,19 +413,34 @@ func (f *fakeServer) join(w http.ResponseWriter, _ *http.Request, d *fakeDrop, u
 	}
 	d.line = append(d.line, user)
 	d.entries[user] = e
-	d.advance(f.lifo, f.onIssue)
+	if !d.placed {
+		// prequeueLate: the pre-queue goes in behind this later arrival.
+		d.place(f)
+	}
+	d.advance(f)
 	status := 202
 	if e.status != "waiting" {
 		status = 200
 	}
-	writeJSON(w, status, d.view(e))
+	writeJSON(w, status, d.view(f, user, e, ""))
 }
 
-func (f *fakeServer) status(w http.ResponseWriter, _ *http.Request, d *fakeDrop, user string) {
+func (f *fakeServer) status(w http.ResponseWriter, r *http.Request, d *fakeDrop, user string) {
 	e, ok := d.entries[user]
 	if !ok {
 		problem(w, 404, "not_in_line")
 		return
 	}
-	writeJSON(w, 200, d.view(e))
+	e.polls++
+	presented := r.Header.Get(ticketHeader)
+	switch {
+	case presented == "":
+		f.ticketNone++
+	case presented == fakeTicket(d.id, user, e.epoch):
+		f.ticketOK++
+	default:
+		f.ticketStale++
+		e.stale++
+	}
+	writeJSON(w, 200, d.view(f, user, e, presented))
 }

@@ -38,8 +38,9 @@ type gauges struct {
 }
 
 func newGauges(r *runner) *gauges {
-	// About 200 samples over the plan, at least every second, at most ten a second.
-	interval := min(max(r.planned()/200, 100*time.Millisecond), time.Second)
+	// A thousand samples over the plan, at least one a second, at most twenty:
+	// a server-paced run may end well before its plan.
+	interval := min(max(r.planned()/1000, 50*time.Millisecond), time.Second)
 	return &gauges{
 		r:        r,
 		interval: interval,

@@ -71,9 +71,7 @@ func (r *runner) couponRush(ctx context.Context) error {
 	}
 	x.line = "/v1/drops/" + r.drop.ID + "/line"
 	x.me = x.line + "/me"
-	r.sale = newSale(cfg.Users, 0)
-	r.sale.joins = make([]joinRec, cfg.Users)
-	r.sale.lastPos = make([]uint32, cfg.Users)
+	r.sale = newLineSale(cfg.Users)
 	r.start = time.Now()
 	x.opensAt = r.start
 	var arrivals []time.Duration
@@ -107,6 +105,15 @@ func (r *runner) couponRush(ctx context.Context) error {
 		x.describe)
 	stopGauges()
 	return nil
+}
+
+// newLineSale is the sale record of a line scenario: besides what every sale
+// keeps, each user's join and last position.
+func newLineSale(users int) *sale {
+	s := newSale(users, 0)
+	s.joins = make([]joinRec, users)
+	s.lastPos = make([]uint32, users)
+	return s
 }
 
 // fixedNext is the seeds' poll grid: gap after the intended time, but never
