@@ -7,8 +7,10 @@ package bootstrap
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -76,7 +78,7 @@ type Config struct {
 func LoadConfig() (Config, error) {
 	cfg, err := env.ParseAs[Config]()
 	if err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
+		return Config{}, envError(err)
 	}
 	return cfg.normalize()
 }
@@ -118,6 +120,9 @@ func (c Config) normalize() (Config, error) {
 	default:
 		return c, fmt.Errorf("FASTDEAL_INVENTORY=%q: want memory, mysql, redis or redislock", c.Inventory)
 	}
+	if err := checkRedisAddr(c.RedisAddr); err != nil {
+		return c, err
+	}
 	if c.RedisMaster != "" && len(c.RedisSentinels) == 0 {
 		return c, fmt.Errorf("FASTDEAL_REDIS_MASTER is set but FASTDEAL_REDIS_SENTINELS is empty")
 	}
@@ -142,4 +147,47 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// envError names the environment variable and its value for each setting
+// that did not parse, one line per problem; env itself names the Go field.
+func envError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			out = append(out, e)
+			continue
+		}
+		f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name)
+		if !ok || f.Tag.Get("env") == "" {
+			out = append(out, e)
+			continue
+		}
+		name := f.Tag.Get("env")
+		cause := pe.Err
+		for errors.Unwrap(cause) != nil {
+			cause = errors.Unwrap(cause)
+		}
+		out = append(out, settingError(name, os.Getenv(name), fmt.Errorf("is not a valid %s: %v", kindOf(f.Type), cause)))
+	}
+	return errors.Join(out...)
+}
+
+func kindOf(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "duration (e.g. 500ms, 2s, 1m)"
+	case t.Kind() == reflect.Bool:
+		return "boolean (true or false)"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "integer"
+	case t.Kind() == reflect.Float64 || t.Kind() == reflect.Float32:
+		return "number"
+	}
+	return t.String()
 }

@@ -41,6 +41,7 @@ type ChecksParams struct {
 var httpModule = fx.Module("http",
 	fx.Provide(
 		func() *Endpoint { return &Endpoint{} },
+		func() *AdminEndpoint { return &AdminEndpoint{} },
 		func(cfg Config, sales *application.Sales, cat *application.Catalog, cp ChecksParams, m *Metrics, log *zap.Logger) *httpapi.Server {
 			return httpapi.New(httpapi.Config{
 				AdminToken:   cfg.AdminToken,
@@ -65,7 +66,7 @@ func serveHTTP(lc fx.Lifecycle, cfg Config, srv *httpapi.Server, ep *Endpoint, l
 		OnStart: func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
-				return fmt.Errorf("listen on FASTDEAL_HTTP_ADDR=%s: %w", cfg.HTTPAddr, err)
+				return settingError("FASTDEAL_HTTP_ADDR", cfg.HTTPAddr, fmt.Errorf("cannot listen: %w", err))
 			}
 			ep.Addr = ln.Addr().String()
 			log.Info("serving the API", zap.String("addr", ep.Addr), zap.String("inventory", cfg.Inventory))
@@ -85,9 +86,28 @@ func serveHTTP(lc fx.Lifecycle, cfg Config, srv *httpapi.Server, ep *Endpoint, l
 	})
 }
 
+// Bounds of the admin listener's connections. A scraper or a forgotten
+// browser tab keeps a keep-alive connection open; without these it would stay
+// open for ever and hold up shutdown. No write timeout: a CPU profile answers
+// only after the seconds it was asked to sample.
+var (
+	adminReadHeaderTimeout = 5 * time.Second
+	adminReadTimeout       = 10 * time.Second
+	adminIdleTimeout       = 30 * time.Second
+	// adminShutdownGrace is how long stop waits for admin requests in flight
+	// (a profile being taken) before closing their connections.
+	adminShutdownGrace = 2 * time.Second
+)
+
+// AdminEndpoint is where the admin listener (pprof, metrics) listens once
+// started; Addr stays empty when it is off or could not bind.
+type AdminEndpoint struct {
+	Addr string
+}
+
 // serveAdmin runs pprof and /metrics on a separate listener that is meant to
 // stay on loopback or a private network. Empty FASTDEAL_ADMIN_ADDR turns it off.
-func serveAdmin(lc fx.Lifecycle, cfg Config, m *Metrics, log *zap.Logger) {
+func serveAdmin(lc fx.Lifecycle, cfg Config, m *Metrics, ep *AdminEndpoint, log *zap.Logger) {
 	if cfg.AdminAddr == "" || cfg.AdminAddr == "off" {
 		return
 	}
@@ -98,7 +118,12 @@ func serveAdmin(lc fx.Lifecycle, cfg Config, m *Metrics, log *zap.Logger) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: adminReadHeaderTimeout,
+		ReadTimeout:       adminReadTimeout,
+		IdleTimeout:       adminIdleTimeout,
+	}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", cfg.AdminAddr)
@@ -108,7 +133,8 @@ func serveAdmin(lc fx.Lifecycle, cfg Config, m *Metrics, log *zap.Logger) {
 					zap.String("addr", cfg.AdminAddr), zap.Error(err))
 				return nil
 			}
-			log.Info("serving pprof and metrics", zap.String("addr", ln.Addr().String()))
+			ep.Addr = ln.Addr().String()
+			log.Info("serving pprof and metrics", zap.String("addr", ep.Addr))
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("admin listener stopped", zap.Error(err))
@@ -116,6 +142,15 @@ func serveAdmin(lc fx.Lifecycle, cfg Config, m *Metrics, log *zap.Logger) {
 			}()
 			return nil
 		},
-		OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
+		OnStop: func(ctx context.Context) error {
+			// Shutdown closes idle connections but waits for active ones;
+			// a long profile must not eat the stop budget the sale needs.
+			grace, cancel := context.WithTimeout(ctx, adminShutdownGrace)
+			defer cancel()
+			if err := srv.Shutdown(grace); err != nil {
+				return srv.Close()
+			}
+			return nil
+		},
 	})
 }

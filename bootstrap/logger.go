@@ -36,6 +36,9 @@ var loggerOptions = fx.Options(
 	fx.WithLogger(func(l *zap.Logger) fxevent.Logger {
 		zl := &fxevent.ZapLogger{Logger: l.Named("fx")}
 		zl.UseLogLevel(zapcore.DebugLevel)
+		// A failed start is reported once, as one line, by whoever called
+		// Start; fx would log it again with its chain of constructors.
+		zl.UseErrorLevel(zapcore.DebugLevel)
 		return zl
 	}),
 )

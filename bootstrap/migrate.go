@@ -14,13 +14,16 @@ func Migrate(ctx context.Context, cfg Config, direction string) ([]string, error
 	if cfg.MySQLDSN == "" {
 		return nil, errors.New("FASTDEAL_MYSQL_DSN is not set: the embedded memory profile has nothing to migrate")
 	}
+	if err := pingMySQL(cfg.MySQLDSN, mysqlPingTimeout); err != nil {
+		return nil, err
+	}
 	db, err := mysql.Open(cfg.MySQLDSN, mysql.PoolOptions{MaxOpenConns: 2})
 	if err != nil {
-		return nil, fmt.Errorf("FASTDEAL_MYSQL_DSN: %w", err)
+		return nil, settingError("FASTDEAL_MYSQL_DSN", cfg.MySQLDSN, err)
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("MySQL at FASTDEAL_MYSQL_DSN does not answer: %w", err)
+		return nil, settingError("FASTDEAL_MYSQL_DSN", cfg.MySQLDSN, fmt.Errorf("MySQL does not answer: %w", err))
 	}
 	return mysql.Migrate(ctx, db, direction)
 }

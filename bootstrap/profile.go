@@ -32,12 +32,12 @@ func Options(cfg Config) fx.Option {
 func Serve(cfg Config) error {
 	app, err := newApp(cfg)
 	if err != nil {
-		return err
+		return StartupError(err)
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
-		return err
+		return StartupError(err)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -68,10 +68,10 @@ func StartEmbedded(ctx context.Context, cfg Config) (*Embedded, error) {
 	var ep *Endpoint
 	app, err := newApp(cfg, fx.Populate(&ep))
 	if err != nil {
-		return nil, err
+		return nil, StartupError(err)
 	}
 	if err := app.Start(ctx); err != nil {
-		return nil, err
+		return nil, StartupError(err)
 	}
 	return &Embedded{URL: ep.URL(), AdminToken: cfg.AdminToken, app: app}, nil
 }

@@ -3,7 +3,10 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/redis/rueidis"
 	"github.com/uptrace/bun"
 	"go.uber.org/fx"
@@ -58,21 +61,38 @@ func storageProfile(cfg Config) fx.Option {
 	return fx.Module("storage", opts...)
 }
 
+// mysqlPingTimeout bounds the connection check made before the pool opens.
+const mysqlPingTimeout = 10 * time.Second
+
+// driverLogger sends the MySQL driver's messages to zap.
+type driverLogger struct{ l *zap.Logger }
+
+func (d driverLogger) Print(v ...any) { d.l.Warn(strings.TrimSpace(fmt.Sprint(v...))) }
+
 // mysqlModule opens the pool, refuses to start on a database that is down or
 // not migrated, and closes the ledger's writer (flushing it) at stop.
 var mysqlModule = fx.Module("mysql",
 	fx.Provide(
-		func(lc fx.Lifecycle, cfg Config) (*bun.DB, error) {
+		func(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*bun.DB, error) {
+			// The driver prints to the standard logger; keep its lines in
+			// the JSON log.
+			_ = gomysql.SetLogger(driverLogger{log.Named("mysql")})
+			if err := pingMySQL(cfg.MySQLDSN, mysqlPingTimeout); err != nil {
+				return nil, err
+			}
 			db, err := mysql.Open(cfg.MySQLDSN, mysql.PoolOptions{MaxOpenConns: cfg.MySQLMaxOpen})
 			if err != nil {
-				return nil, fmt.Errorf("FASTDEAL_MYSQL_DSN: %w", err)
+				return nil, settingError("FASTDEAL_MYSQL_DSN", cfg.MySQLDSN, err)
 			}
 			lc.Append(fx.Hook{
 				OnStart: func(ctx context.Context) error {
 					if err := db.PingContext(ctx); err != nil {
-						return fmt.Errorf("MySQL at FASTDEAL_MYSQL_DSN does not answer: %w", err)
+						return settingError("FASTDEAL_MYSQL_DSN", cfg.MySQLDSN, fmt.Errorf("MySQL does not answer: %w", err))
 					}
-					return mysql.CheckMigrated(ctx, db)
+					if err := mysql.CheckMigrated(ctx, db); err != nil {
+						return settingError("FASTDEAL_MYSQL_DSN", cfg.MySQLDSN, fmt.Errorf("%w: run `fastdeal migrate up`", err))
+					}
+					return nil
 				},
 				OnStop: func(context.Context) error { return db.Close() },
 			})
@@ -107,7 +127,11 @@ var redisModule = fx.Module("redis",
 			c, err := redis.NewClient(redis.ClientOptions{Addr: cfg.RedisAddr, MasterName: cfg.RedisMaster,
 				SentinelAddrs: cfg.RedisSentinels, ClientName: "fastdeal-" + cfg.InstanceID})
 			if err != nil {
-				return nil, fmt.Errorf("redis (FASTDEAL_REDIS_ADDR / FASTDEAL_REDIS_MASTER): %w", err)
+				if cfg.RedisMaster != "" {
+					return nil, settingError("FASTDEAL_REDIS_SENTINELS", strings.Join(cfg.RedisSentinels, ","),
+						fmt.Errorf("no Sentinel answers for master %q: %w", cfg.RedisMaster, err))
+				}
+				return nil, settingError("FASTDEAL_REDIS_ADDR", cfg.RedisAddr, fmt.Errorf("Redis does not answer: %w", err))
 			}
 			lc.Append(fx.Hook{OnStop: func(context.Context) error { c.Close(); return nil }})
 			return c, nil
