@@ -30,9 +30,9 @@ type LedgerOptions struct {
 	// Timeout bounds how long Record waits (default 2s); the caller's context
 	// deadline, if earlier, bounds it instead. A Record whose issuance the
 	// writer had not yet taken by then returns ErrUnavailable and is never
-	// written. One already in the database waits for the outcome, which
-	// arrives by the deadline or at most Timeout/4 after it (a batch always
-	// gets that long), unless the caller's context ends first.
+	// written. One already taken into a batch waits for the batch's outcome,
+	// which arrives by the latest deadline in the batch (at most Timeout
+	// after queueing, or Timeout/4 after the batch started).
 	Timeout time.Duration
 	// QueueSize is how many issuances may wait for the writer (default
 	// 8*MaxBatch). Record blocks, within Timeout, when the queue is full.
@@ -207,8 +207,9 @@ func (l *Ledger) Record(ctx context.Context, iss issuance.Issuance) error {
 		l.pending.Add(-1)
 		return unavailablef("not written: %w", cause)
 	}
-	// A writer owns r: its batch ends by r.deadline (plus at most
-	// Timeout/4), so the real outcome is close. Wait for it even if the
+	// A writer owns r: its batch ends by the latest deadline of the
+	// requests in it (at most Timeout after they were queued), so the real
+	// outcome is close. Wait for it even if the
 	// caller has gone: an answer of "unavailable" must mean "not written",
 	// or the caller would give back a unit that is in fact durable.
 	return <-r.done
@@ -327,7 +328,7 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 			continue // its Record gave up and already counted it
 		}
 		live = append(live, r)
-		if deadline.IsZero() || r.deadline.Before(deadline) {
+		if r.deadline.After(deadline) {
 			deadline = r.deadline
 		}
 	}
@@ -336,9 +337,12 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 	}
 	defer l.pending.Add(-int64(len(live)))
 
-	// The batch ends by its most pressed request's deadline, but gets at
-	// least minBatchWindow: one caller with a nearly spent context must not
-	// fail a batch for everyone else (that caller is freed by its context).
+	// The batch ends by its most patient request's deadline, and gets at
+	// least minBatchWindow: a slow database delays the batch's callers but
+	// does not fail all of them at the first one's deadline (on a busy
+	// machine that failed whole batches of 256). A taken request's caller
+	// waits for the outcome even past its own deadline, since "unavailable"
+	// must mean "not written".
 	deadline = later(deadline, time.Now().Add(l.minBatchWindow()))
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

@@ -279,3 +279,53 @@ func TestLedgerCallerContext(t *testing.T) {
 		t.Fatalf("Record with a cancelled context = %v, want ErrUnavailable and context.Canceled", err)
 	}
 }
+
+// TestLedgerSlowBatchWaitsForItsMostPatientCaller: a batch stuck behind a
+// row lock for longer than one caller's deadline still commits for everyone
+// (that caller included, since a taken request waits for its batch); before,
+// the whole batch failed at the first caller's deadline, which on a busy
+// machine answered 256 claims "unavailable" at once.
+func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
+	db := testDB(t)
+	l := newTestLedger(t, LedgerOptions{Timeout: 3 * time.Second, MaxWait: 50 * time.Millisecond, Writers: 1})
+	ctx := ctxT(t)
+	dropID := uid("d")
+	locked := candidateN(dropID, uid("u"), "", 1)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An uncommitted row with the same id holds the lock the batch's
+	// INSERT IGNORE must wait for.
+	if _, err := tx.ExecContext(ctx, "INSERT INTO issuances (id, drop_id, user_id, seat, n, code, issued_at) VALUES (?, ?, ?, NULL, 1, 'c', NOW(6))",
+		locked.ID, dropID, uid("other")); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(time.Second + 200*time.Millisecond)
+		_ = tx.Rollback()
+	}()
+	hurried := candidateN(dropID, uid("u"), "", 1)
+	errs := make([]error, 2)
+	start := time.Now()
+	defer func() { t.Logf("took %s, stats %+v", time.Since(start), l.Stats()) }()
+	release(2, func(i int) {
+		if i == 0 {
+			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			errs[0] = l.Record(short, hurried)
+			return
+		}
+		errs[1] = l.Record(ctx, locked)
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("record %d: %v, want written once the lock is gone", i, err)
+		}
+	}
+	for _, iss := range []issuance.Issuance{hurried, locked} {
+		if _, err := l.Get(ctx, iss.ID); err != nil {
+			t.Errorf("%s not durable: %v", iss.ID, err)
+		}
+	}
+}
