@@ -36,6 +36,19 @@ cover: services ## Run the tests with coverage and write coverage.html
 	$(GO) tool cover -func=coverage.out | tail -n 1
 	$(GO) tool cover -html=coverage.out -o coverage.html
 
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	FuzzDecodeCreateDrop:./adapters/http FuzzDecodePatchDrop:./adapters/http FuzzDecodeClaim:./adapters/http \
+	FuzzBuyerToken:./adapters/http FuzzProblemWriter:./adapters/http FuzzToProblem:./adapters/http \
+	FuzzValidID:./domain/drop FuzzValidSeatLabel:./domain/drop
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s), one after another
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t%%:*} ($${t#*:}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) "$${t#*:}"; \
+	done
+
 .PHONY: bench
 bench: services ## Run the Go benchmarks (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
 	"github.com/fastdeal/fastdeal/application"
@@ -145,7 +146,29 @@ func New(cfg Config, sales *application.Sales, catalog *application.Catalog, che
 		AppName:               "fastdeal",
 	})
 	s.routes(gatherer)
+	// Fiber answers a method it does not know with a text/plain 400 before
+	// any middleware runs; every error of this API is problem+json.
+	next := s.app.Server().Handler
+	s.app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
+		if !knownMethod(ctx.Method()) {
+			c := s.app.AcquireCtx(ctx)
+			defer s.app.ReleaseCtx(c)
+			_ = s.fiberErrorHandler(c, fiber.ErrMethodNotAllowed)
+			return
+		}
+		next(ctx)
+	}
 	return s
+}
+
+// knownMethod reports whether Fiber routes method (its default method list).
+func knownMethod(method []byte) bool {
+	for _, m := range fiber.DefaultMethods {
+		if string(method) == m {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) routes(gatherer prometheus.Gatherer) {
@@ -157,6 +180,7 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 
 	v1 := app.Group("/v1")
+	v1.Get("/openapi.json", s.openAPI())
 	v1.Get("/drops", s.listDrops)
 	v1.Get("/drops/:id", s.getDrop)
 	v1.Get("/drops/:id/seats", s.seats)

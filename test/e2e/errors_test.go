@@ -169,7 +169,109 @@ func TestMalformedRequests(t *testing.T) {
 		{"unknown admin route", s, req{"GET", "/v1/admin/everything", "", admin()}, 404, "not_found", ""},
 		{"wrong method", s, req{"PUT", "/v1/drops/gen", "{}", nil}, 405, "method_not_allowed", ""},
 	}
-	if len(cases) < 30 {
+	type tcase = struct {
+		name   string
+		on     *stack
+		r      req
+		status int
+		code   string
+		field  string
+	}
+	add := func(name string, on *stack, r req, status int, code, field string) {
+		cases = append(cases, tcase{name, on, r, status, code, field})
+	}
+
+	// Strict input (API.md): member names match exactly, a member is given
+	// once, strings hold no control or bidi character, bodies are UTF-8.
+	createMembers := []string{"id", "name", "kind", "region", "venue", "stock", "seats", "per_user_limit",
+		"opens_at", "closes_at", "admission", "admit_rate", "pass_ttl_seconds", "paused"}
+	memberValue := map[string]string{"id": `"x1"`, "name": `"N"`, "kind": `"general"`, "region": `"r"`, "venue": `"v"`,
+		"stock": `1`, "seats": `["A-1"]`, "per_user_limit": `1`, "opens_at": `null`, "closes_at": `null`,
+		"admission": `"open"`, "admit_rate": `5`, "pass_ttl_seconds": `60`, "paused": `false`}
+	for _, m := range createMembers {
+		upper := strings.ToUpper(m)
+		add("create member "+upper, s, req{"POST", "/v1/admin/drops", `{"name":"N","kind":"general","stock":1,"` + upper + `":` + memberValue[m] + `}`, admin()}, 400, "invalid_body", upper)
+		title := strings.ToUpper(m[:1]) + m[1:]
+		add("create member "+title, s, req{"POST", "/v1/admin/drops", `{"name":"N","kind":"general","stock":1,"` + title + `":` + memberValue[m] + `}`, admin()}, 400, "invalid_body", title)
+		body := `{"name":"N","kind":"general","stock":1`
+		if m != "name" && m != "kind" && m != "stock" {
+			body += `,"` + m + `":` + memberValue[m]
+		}
+		add("create member "+m+" twice", s, req{"POST", "/v1/admin/drops", body + `,"` + m + `":` + memberValue[m] + `}`, admin()}, 400, "invalid_body", m)
+	}
+	forbidden := map[string]string{"NUL": `\u0000`, "ESC": `\u001b`, "DEL": `\u007f`, "RLO": `\u202e`, "LRI": `\u2066`, "BEL": `\u0007`}
+	for _, m := range []string{"id", "name", "kind", "region", "venue", "opens_at", "closes_at", "admission"} {
+		for cname, ch := range forbidden {
+			body := `{"name":"N","kind":"general","stock":1`
+			if m == "name" || m == "kind" {
+				body = strings.Replace(body, `"`+m+`":"`, `"`+m+`":"a`+ch, 1) + `}`
+			} else {
+				body += `,"` + m + `":"a` + ch + `b"}`
+			}
+			add(cname+" in create "+m, s, req{"POST", "/v1/admin/drops", body, admin()}, 422, "validation_failed", m)
+		}
+	}
+	badUTF8 := map[string]string{"lone byte": "\xff", "bad continuation": "\xc3\x28", "truncated": "\xe2\x82",
+		"overlong slash": "\xc0\xaf", "surrogate bytes": "\xed\xa0\x80", "beyond U+10FFFF": "\xf4\x90\x80\x80"}
+	for bname, b := range badUTF8 {
+		add("create name "+bname, s, req{"POST", "/v1/admin/drops", `{"name":"N` + b + `","kind":"general","stock":1}`, admin()}, 400, "invalid_body", "")
+		add("claim seat "+bname, s, req{"POST", "/v1/drops/seated/claims", `{"seat":"A` + b + `"}`, buyer}, 400, "invalid_body", "")
+		add("patch closes_at "+bname, s, req{"PATCH", "/v1/admin/drops/gen", `{"closes_at":"` + b + `"}`, admin()}, 400, "invalid_body", "")
+	}
+	for _, pc := range []struct{ body, field string }{
+		{`{"ADMIT_RATE":5}`, "ADMIT_RATE"}, {`{"Paused":true}`, "Paused"}, {`{"Closes_At":null}`, "Closes_At"},
+		{`{"admit_rate":5,"admit_rate":6}`, "admit_rate"}, {`{"paused":true,"paused":true}`, "paused"},
+		{`{"closes_at":null,"closes_at":"2030-01-01T00:00:00Z"}`, "closes_at"}, {`{"paused":true,"PAUSED":false}`, "PAUSED"},
+	} {
+		add("patch "+pc.body, s, req{"PATCH", "/v1/admin/drops/gen", pc.body, admin()}, 400, "invalid_body", pc.field)
+	}
+	for _, cc := range []struct{ body, field string }{
+		{`{"SEAT":"A-1"}`, "SEAT"}, {`{"Seat":"A-1"}`, "Seat"}, {`{"sEaT":"A-1"}`, "sEaT"},
+		{`{"seat":"A-1","seat":"A-2"}`, "seat"}, {`{"seat":"A-1","Seat":"A-2"}`, "Seat"},
+	} {
+		add("claim "+cc.body, s, req{"POST", "/v1/drops/seated/claims", cc.body, buyer}, 400, "invalid_body", cc.field)
+	}
+	add("claim seat with RLO", s, req{"POST", "/v1/drops/seated/claims", `{"seat":"A\u202e1"}`, buyer}, 422, "validation_failed", "seat")
+	add("line body member in upper case", s, req{"POST", "/v1/drops/queued/line", `{"SEAT":"A-1"}`, buyer}, 400, "invalid_body", "SEAT")
+	add("line body invalid UTF-8", s, req{"POST", "/v1/drops/queued/line", "{\"a\xff\":1}", buyer}, 400, "invalid_body", "")
+	add("unknown member with odd bytes is not echoed", s, req{"POST", "/v1/admin/drops", `{"name":"N","kind":"general","stock":1,"a b<script>":1}`, admin()}, 400, "invalid_body", "")
+
+	// Ids in paths, on every route that takes one.
+	for _, id := range []string{"a:b", "a~b", "a!b", "a$b", "a'b", "a(b", "a*b", "a+b", "a,b", "a;b", "a=b", "a@b", "%C3%A9", "a%00b", "a%2Fb"} {
+		add("GET drop "+id, s, req{"GET", "/v1/drops/" + id, "", nil}, 400, "invalid_id", "")
+	}
+	for _, rt := range []struct{ method, path string }{
+		{"GET", "/v1/drops/b.d/seats"}, {"POST", "/v1/drops/b.d/line"}, {"GET", "/v1/drops/b.d/line/me"},
+		{"DELETE", "/v1/drops/b.d/line/me"}, {"GET", "/v1/admin/drops/b.d/stats"}, {"GET", "/v1/admin/drops/b.d/issuances"},
+	} {
+		h := buyer
+		if strings.Contains(rt.path, "/admin/") {
+			h = admin()
+		}
+		add(rt.method+" "+rt.path, s, req{rt.method, rt.path, "", h}, 400, "invalid_id", "")
+	}
+
+	// Credentials that are wrong: refused, and never repeated in the answer.
+	for _, id := range []string{"buyer one", "buyer.one", "buyer/one", "büyer", "buyer:one", strings.Repeat("b", 65), "<script>buyer"} {
+		add("X-User-ID "+id[:min(len(id), 12)], s, req{"GET", "/v1/me/issuances", "", user(id)}, 400, "invalid_user_id", "")
+	}
+	for _, h := range []string{"Bearer wrong-admin-token-1", "Bearer " + adminToken + "x", "Token " + adminToken, "Bearer  ", adminToken, "Basic ZTJlOmFkbWlu"} {
+		add("admin Authorization "+h[:min(len(h), 14)], s, req{"GET", "/v1/admin/drops/gen/stats", "", map[string]string{"Authorization": h}}, 401, "unauthorized", "")
+	}
+	for name, tok := range map[string]string{
+		"alg none":           "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJidXllci0xIiwiZXhwIjo0MTAyNDQ0ODAwfQ.",
+		"two parts":          "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJidXllci0xIn0",
+		"four parts":         "a.b.c.d",
+		"empty subject":      token(t, jwtSecret, "", now.Add(time.Hour)),
+		"not base64":         "!!!.???.***",
+		"admin token as jwt": adminToken,
+	} {
+		add("JWT "+name, js, req{"GET", "/v1/me/issuances", "", bearer(tok)}, 401, "invalid_token", "")
+	}
+	add("idempotency key with a tab", s, req{"POST", "/v1/drops/gen/claims", `{}`, userKey("buyer-1", "key\twith-tab")}, 400, "invalid_idempotency_key", "")
+	add("idempotency key not ASCII", s, req{"POST", "/v1/drops/gen/claims", `{}`, userKey("buyer-1", "key\u00e9-secret-k")}, 400, "invalid_idempotency_key", "")
+
+	if len(cases) < 200 {
 		t.Fatalf("only %d cases", len(cases))
 	}
 	for _, tc := range cases {
@@ -192,6 +294,22 @@ func TestMalformedRequests(t *testing.T) {
 			}
 			if r.header.Get("X-Request-ID") == "" {
 				t.Fatal("no X-Request-ID")
+			}
+			if r.status >= 500 {
+				t.Fatalf("server error %d", r.status)
+			}
+			// Headers carry credentials: no answer repeats one.
+			for k, v := range tc.r.headers {
+				if len(v) < 6 || strings.EqualFold(k, "X-Request-ID") {
+					continue
+				}
+				answer := string(r.body)
+				for hk, hv := range r.header {
+					answer += "\n" + hk + ": " + strings.Join(hv, ",")
+				}
+				if strings.Contains(answer, v) || strings.Contains(answer, strings.TrimSpace(strings.TrimPrefix(v, "Bearer "))) && len(strings.TrimSpace(strings.TrimPrefix(v, "Bearer "))) >= 6 {
+					t.Fatalf("the answer repeats the %s header: %s", k, answer)
+				}
 			}
 		})
 	}

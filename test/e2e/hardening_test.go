@@ -103,8 +103,8 @@ func TestMalformedHeaderEchoesNothing(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	s.createDrop(map[string]any{"id": "gen", "name": "General", "kind": "general", "stock": 10})
 	for name, payload := range map[string]string{
-		"space in a header name": "GET /v1/admin/drops/gen/stats HTTP/1.1\r\nHost: fastdeal\r\nAuthorization: Bearer " + secretToken + "\r\nBad Header: x\r\n\r\n",
-		"header without a colon": "GET /v1/admin/drops/gen/stats HTTP/1.1\r\nHost: fastdeal\r\nAuthorization: Bearer " + secretToken + "\r\nNoColonHere\r\n\r\n",
+		"space in a header name":  "GET /v1/admin/drops/gen/stats HTTP/1.1\r\nHost: fastdeal\r\nAuthorization: Bearer " + secretToken + "\r\nBad Header: x\r\n\r\n",
+		"header without a colon":  "GET /v1/admin/drops/gen/stats HTTP/1.1\r\nHost: fastdeal\r\nAuthorization: Bearer " + secretToken + "\r\nNoColonHere\r\n\r\n",
 		"control byte in a value": "GET /v1/admin/drops/gen/stats HTTP/1.1\r\nHost: fastdeal\r\nAuthorization: Bearer " + secretToken + "\r\nX-A: a\x01b\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -134,6 +134,8 @@ func TestPreRoutingErrorsAreProblems(t *testing.T) {
 		{"unknown HTTP version", "GET /v1/drops HTTP/9.9\r\nHost: a\r\n" + auth + "\r\n", 400, httpapi.CodeMalformedRequest},
 		{"header over the limit", "GET /v1/drops HTTP/1.1\r\nHost: a\r\n" + auth + "X-Big: " + strings.Repeat("b", 9000) + "\r\n\r\n", 431, httpapi.CodeHeaderTooLarge},
 		{"space before the colon", "GET /v1/drops HTTP/1.1\r\nHost: a\r\n" + auth + "X-A : b\r\n\r\n", 400, httpapi.CodeMalformedRequest},
+		{"unknown method", "FOO /v1/drops HTTP/1.1\r\nHost: a\r\n" + auth + "\r\n", 405, httpapi.CodeMethodNotAllowed},
+		{"PRI as a method", "PRI /v1/drops HTTP/1.1\r\nHost: a\r\n" + auth + "\r\n", 405, httpapi.CodeMethodNotAllowed},
 		{"folded header", "GET /v1/drops HTTP/1.1\r\nHost: a\r\n" + auth + "X-A: b\r\n c\r\n\r\n", 400, httpapi.CodeMalformedRequest},
 	}
 	for _, tc := range cases {
