@@ -20,7 +20,10 @@ var _ waitline.WaitingLine = (*Line)(nil)
 
 // Line is the Redis WaitingLine. A waiting buyer costs one sorted-set member
 // and nothing else; only decided buyers get a field in the decisions hash.
-// Join and Standing are one script each, so one round trip.
+// Join and Standing are one script each, so one round trip. The sequences
+// that left ahead of the tail (the gaps a Snapshot carries) are kept in a
+// set that every removal prunes below the head, so it holds only the gaps
+// that still matter, not one entry per buyer who ever left.
 type Line struct {
 	client rueidis.Client
 }

@@ -697,3 +697,13 @@ func TestLineKeepPass(t *testing.T) {
 		t.Fatalf("ActivePasses = %d, %v; want 0", n, err)
 	}
 }
+
+// TestLineKeys checks that the line's keys, built in one piece, are the
+// drop's keys under its hash tag.
+func TestLineKeys(t *testing.T) {
+	k := waitlineKeys("d1")
+	want := []string{"{drop:d1}:q", "{drop:d1}:ln", "{drop:d1}:dec", "{drop:d1}:pass", "{drop:d1}:pq", "{drop:d1}:pqleft", "{drop:d1}:gone"}
+	if !slices.Equal(k.all(), want) {
+		t.Fatalf("waitlineKeys = %q, want %q", k.all(), want)
+	}
+}
