@@ -99,7 +99,7 @@ var errWalk = errors.New("malformed JSON")
 func checkMembers(body []byte, t reflect.Type) (*apiError, error) {
 	w := &memberChecker{body: body, dec: json.NewDecoder(bytes.NewReader(body))}
 	w.dec.UseNumber()
-	err := w.value(t, "")
+	err := w.value(t, "", 0)
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return nil, ae
@@ -107,9 +107,16 @@ func checkMembers(body []byte, t reflect.Type) (*apiError, error) {
 	return w.bad, nil
 }
 
+// maxDepth bounds the nesting the walk follows: the API's bodies nest two
+// deep, and a body of a million '[' must not become a million stack frames.
+const maxDepth = 32
+
 // value checks the next value, which decodes into t (nil: anything). field
 // is the top-level member the value belongs to, the one errors name.
-func (w *memberChecker) value(t reflect.Type, field string) error {
+func (w *memberChecker) value(t reflect.Type, field string, depth int) error {
+	if depth > maxDepth {
+		return badRequest(CodeInvalidBody, field, "the JSON nests too deeply")
+	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -124,14 +131,14 @@ func (w *memberChecker) value(t reflect.Type, field string) error {
 	switch v := tok.(type) {
 	case json.Delim:
 		if v == '{' {
-			return w.object(t, field)
+			return w.object(t, field, depth)
 		}
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
 		for w.dec.More() {
-			if err := w.value(elem, field); err != nil {
+			if err := w.value(elem, field, depth+1); err != nil {
 				return err
 			}
 		}
@@ -149,7 +156,7 @@ func (w *memberChecker) value(t reflect.Type, field string) error {
 	return nil
 }
 
-func (w *memberChecker) object(t reflect.Type, field string) error {
+func (w *memberChecker) object(t reflect.Type, field string, depth int) error {
 	var fields map[string]reflect.Type
 	if t != nil && t.Kind() == reflect.Struct {
 		fields = jsonFields(t)
@@ -185,7 +192,7 @@ func (w *memberChecker) object(t reflect.Type, field string) error {
 		if field == "" && w.bad == nil && !cleanString(name) {
 			w.bad = invalidField("", "a member name holds a control character or a bidirectional override")
 		}
-		if err := w.value(ft, top); err != nil {
+		if err := w.value(ft, top, depth+1); err != nil {
 			return err
 		}
 	}

@@ -275,3 +275,20 @@ func FuzzToProblem(f *testing.F) {
 		}
 	})
 }
+
+// TestDeepNesting is the body the nesting bound is for: four million '['
+// within the body limit answer 400 instead of exhausting the stack.
+func TestDeepNesting(t *testing.T) {
+	for _, body := range [][]byte{
+		bytes.Repeat([]byte("["), DefaultBodyLimit),
+		[]byte(strings.Repeat(`{"a":`, 100_000) + "1" + strings.Repeat("}", 100_000)),
+		[]byte(`{"seats":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`),
+	} {
+		var req createDropRequest
+		err := decodeBody(body, &req, false)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.status != http.StatusBadRequest {
+			t.Fatalf("%.20s...: %v", body, err)
+		}
+	}
+}
