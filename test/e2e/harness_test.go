@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if err := loadContract(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	goleak.VerifyTestMain(m,
 		// fasthttp refreshes its cached Date header from one process-wide
 		// goroutine it starts on first use and never stops.
@@ -155,6 +160,11 @@ func (s *stack) try(r req) (resp, error) {
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		return resp{}, err
+	}
+	// Errorf, not Fatal: try runs in goroutines too. A mismatch fails the
+	// test without changing what the caller sees.
+	if err := checkContract(hr, res.StatusCode, res.Header, b); err != nil {
+		s.t.Errorf("contract: %v", err)
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}, nil
 }
