@@ -3,11 +3,13 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -74,6 +76,60 @@ func checkContract(hr *http.Request, status int, header http.Header, body []byte
 		return fmt.Errorf("%s %s answered %d %s, which docs/openapi.yaml does not allow: %w",
 			hr.Method, route.Path, status, header.Get("Content-Type"), err)
 	}
+	if mt, _, _ := mime.ParseMediaType(header.Get("Content-Type")); mt == "application/problem+json" {
+		var p struct{ Status int }
+		if err := json.Unmarshal(body, &p); err != nil || p.Status != status {
+			return fmt.Errorf("%s %s answered %d with a problem whose status is %d", hr.Method, route.Path, status, p.Status)
+		}
+	}
+	if status >= 200 && status < 300 {
+		return checkAccepted(hr, route, params)
+	}
+	return nil
+}
+
+// checkAccepted validates a request the server accepted against the
+// document: were the document stricter than the server (a bound, a required
+// member, a security scheme), a generated client would refuse what works.
+func checkAccepted(hr *http.Request, route *routers.Route, params map[string]string) error {
+	r := hr.Clone(context.Background())
+	if hr.GetBody != nil {
+		body, err := hr.GetBody()
+		if err != nil {
+			return err
+		}
+		r.Body = body
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{
+			MultiError:          true,
+			SkipSettingDefaults: true,
+			AuthenticationFunc:  presentCredentials,
+		},
+	}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		return fmt.Errorf("the server accepted %s %s, which docs/openapi.yaml does not allow: %w", hr.Method, route.Path, err)
+	}
+	return nil
+}
+
+// presentCredentials holds when the request carries what the scheme names;
+// the server has already judged whether the credentials are good.
+func presentCredentials(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	s := in.SecurityScheme
+	switch {
+	case s.Type == "http" && s.Scheme == "bearer":
+		if !strings.HasPrefix(strings.ToLower(in.RequestValidationInput.Request.Header.Get("Authorization")), "bearer ") {
+			return errors.New("no bearer token")
+		}
+	case s.Type == "apiKey" && s.In == "header":
+		if in.RequestValidationInput.Request.Header.Get(s.Name) == "" {
+			return fmt.Errorf("no %s header", s.Name)
+		}
+	default:
+		return fmt.Errorf("scheme %s %s not checked here", s.Type, s.Scheme)
+	}
 	return nil
 }
 
@@ -108,6 +164,23 @@ func TestContractCheckCatchesMismatches(t *testing.T) {
 		}
 		return hr
 	}
+	// post is a request with a body and, when auth names a header, a credential in it.
+	post := func(path, body, auth string) *http.Request {
+		hr, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Header.Set("Content-Type", "application/json")
+		switch auth {
+		case "Authorization":
+			hr.Header.Set(auth, "Bearer x")
+		case "X-User-ID":
+			hr.Header.Set(auth, "u1")
+		}
+		return hr
+	}
+	const drop = `{"id":"d1","name":"n","kind":"general","region":"","venue":"","stock":1,"remaining":1,` +
+		`"status":"open","opens_at":null,"closes_at":null,"per_user_limit":1,"admission":"open","admit_rate":0,"line_length":0}`
 	jsonHeader := http.Header{"Content-Type": {"application/json"}}
 	problemHeader := http.Header{"Content-Type": {"application/problem+json"}}
 	for _, c := range []struct {
@@ -126,13 +199,28 @@ func TestContractCheckCatchesMismatches(t *testing.T) {
 			`{"type":"about:blank","title":"Not Found","status":404,"detail":"x"}`},
 		{"an error as plain JSON", get("/v1/drops/d1"), 404, jsonHeader, `{"error":"nope"}`},
 		{"stats missing a counter", get("/v1/admin/drops/d1/stats"), 200, jsonHeader, `{"issued":1}`},
+		{"a time that is not RFC 3339", get("/v1/me/issuances"), 200, jsonHeader,
+			`{"issuances":[{"id":"i1","drop_id":"d1","user_id":"u1","seat":"","code":"c","issued_at":"yesterday"}]}`},
+		{"a problem whose status is not the answer's", get("/v1/drops/d1"), 404, problemHeader,
+			`{"type":"about:blank","title":"Not Found","status":400,"detail":"x","code":"drop_not_found"}`},
+		{"a claim outcome as text", post("/v1/drops/d1/claims", `{}`, "X-User-ID"), 409,
+			http.Header{"Content-Type": {"text/plain"}}, `sold_out`},
+		{"an accepted body the document refuses", post("/v1/admin/drops", `{"name":"n","kind":"general","stock":1,"colour":"red"}`, "Authorization"),
+			201, jsonHeader, drop},
+		{"an accepted buyer call without credentials", post("/v1/drops/d1/claims", `{}`, ""), 201, jsonHeader,
+			`{"status":"issued","issuance":{"id":"i1","drop_id":"d1","user_id":"u1","seat":"","code":"c","issued_at":"2030-01-01T00:00:00Z"}}`},
 	} {
 		if err := checkContract(c.hr, c.status, c.header, []byte(c.body)); err == nil {
 			t.Errorf("%s: accepted", c.name)
 		}
 	}
 	ok := `{"status":"waiting","position":3,"ahead":2,"eta_seconds":1.5,"poll_after_ms":1000,"ticket":"abc","later":true}`
-	if err := checkContract(get("/v1/drops/d1/line/me"), 200, jsonHeader, []byte(ok)); err != nil {
+	if err := checkContract(post("/v1/admin/drops", `{"name":"n","kind":"general","stock":1}`, "Authorization"), 201, jsonHeader, []byte(drop)); err != nil {
+		t.Errorf("a valid creation refused: %v", err)
+	}
+	buyer := get("/v1/drops/d1/line/me")
+	buyer.Header.Set("X-User-ID", "u1")
+	if err := checkContract(buyer, 200, jsonHeader, []byte(ok)); err != nil {
 		t.Errorf("a valid answer with an extra member refused: %v", err)
 	}
 }
