@@ -180,6 +180,7 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 
 	v1 := app.Group("/v1")
+	v1.Get("/openapi.json", s.openAPI())
 	v1.Get("/drops", s.listDrops)
 	v1.Get("/drops/:id", s.getDrop)
 	v1.Get("/drops/:id/seats", s.seats)
