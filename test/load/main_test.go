@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +26,9 @@ import (
 const benchServerEnv = "FASTDEAL_LOAD_BENCH_SERVER"
 
 const cannedClaim = `{"status":"issued","issuance":{"id":"i1","drop_id":"d1","user_id":"u0000001","seat":"S00001","code":"ABCD1234","issued_at":"2026-01-01T00:00:00Z"}}`
+
+// cannedWaiting is a status answer as a server pacing its polls gives it.
+const cannedWaiting = `{"status":"waiting","position":123456,"ahead":123455,"eta_seconds":61.7,"poll_after_ms":30000}`
 
 func TestMain(m *testing.M) {
 	if os.Getenv(benchServerEnv) == "1" {
@@ -64,6 +68,10 @@ func serveCanned() {
 	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/line/me") {
+			_, _ = io.WriteString(w, cannedWaiting)
+			return
+		}
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, cannedClaim)
 	}))
@@ -146,9 +154,12 @@ func measureCPU(b *testing.B, do func()) {
 	b.ReportMetric(float64(cpuTime()-before)/float64(time.Microsecond)/float64(b.N), "cpu-us/req")
 }
 
-// BenchmarkClientCPU measures the client's CPU per claim request, including
-// what Run does around it (the histogram record and decoding the answer), with
-// fasthttp (what Run uses) and, for comparison, a tuned net/http Transport.
+// BenchmarkClientCPU measures the client's CPU per request, including what Run
+// does around it (the histogram record and decoding the answer): a claim with
+// fasthttp (what Run uses) and, for comparison, a tuned net/http Transport; and
+// a coupon-rush status poll the way Run sends it, dispatched from the follow-up
+// heap to the worker pool, with its ticket. The trivial server runs in a child
+// process, so this process's CPU time is the client's alone.
 func BenchmarkClientCPU(b *testing.B) {
 	addr := benchServer(b)
 	body := []byte(`{"seat":"S00001"}`)
@@ -170,6 +181,44 @@ func BenchmarkClientCPU(b *testing.B) {
 				}
 			})
 		})
+	})
+	b.Run("status-poll", func(b *testing.B) {
+		c, err := newClient("http://"+addr, "", 10*time.Second, 1024)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.close()
+		const users = 4096
+		_, hs, err := identities(users, "", time.Now().Add(time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ticket := header{ticketHeader, strings.Repeat("t", 96)}
+		ep := newEndpoint(EndpointLineStatus, time.Now(), time.Second)
+		b.ReportAllocs()
+		var s *scheduler
+		poll := func(u int, _ uint8, intended time.Time) {
+			started := time.Now()
+			c.do(http.MethodGet, "/v1/drops/d1/line/me", hs[u%users], nil, ticket, func(rep reply) {
+				ep.observe(observation{intended: intended, started: started, ended: time.Now(), status: rep.status, kind: rep.kind})
+				var a answer
+				if rep.status != http.StatusOK || json.Unmarshal(rep.body, &a) != nil || a.Status != "waiting" || a.PollAfterMs == 0 {
+					b.Errorf("bad reply %d %v", rep.status, rep.err)
+				}
+			})
+		}
+		// Every poll is due at once: the heap, the dispatcher and the pool run
+		// flat out, as they do when a pre-queue's polls land after opening.
+		s = newScheduler(time.Now(), nil, 64, nil)
+		s.follow = poll
+		for u := range b.N {
+			s.after(s.start, u, opPoll)
+		}
+		before := cpuTime()
+		b.ResetTimer()
+		s.run(context.Background())
+		b.StopTimer()
+		b.ReportMetric(float64(cpuTime()-before)/float64(time.Microsecond)/float64(b.N), "cpu-us/req")
 	})
 	b.Run("net-http", func(b *testing.B) {
 		tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 5 * time.Second, DisableCompression: true}
