@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // fakeEmbed starts a fake server per call, planting an oversell for the
@@ -170,5 +176,107 @@ func TestParseServers(t *testing.T) {
 	}
 	if got := withSuffix("/tmp/r.html", "redis"); got != "/tmp/r-redis.html" {
 		t.Fatalf("withSuffix = %q", got)
+	}
+}
+
+// fakeRedis answers INFO memory with a used_memory that grows by 1,000 bytes
+// a call, like a Redis filling with a line.
+func fakeRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used atomic.Int64
+	used.Store(1 << 20)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 256)
+			_, _ = conn.Read(buf)
+			body := fmt.Sprintf("# Memory\r\nused_memory:%d\r\n", used.Add(1000))
+			_, _ = fmt.Fprintf(conn, "$%d\r\n%s\r\n", len(body), body)
+			_ = conn.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+func TestCommandPrequeueNationalReport(t *testing.T) {
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 5.24288e+07\n")
+	}))
+	t.Cleanup(metrics.Close)
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+	var asked []string
+	out, errOut, err := runCommand(t, fakeEmbed(t, nil, &asked), "coupon-rush", "--embedded",
+		"--users", "300", "--stock", "60", "--admit-rate", "300", "--ramp", "500ms", "--prequeue", "40%",
+		"--prequeue-window", "2s", "--wait", "100ms", "--poll", "100ms", "--metrics-url", metrics.URL+"/metrics",
+		"--redis", fakeRedis(t), "--json", jsonPath, "--html", htmlPath)
+	if err != nil {
+		t.Fatalf("load coupon-rush --prequeue: %v\n%s", err, out)
+	}
+	// A join sent just before opening may be answered after it, so on a busy
+	// machine a few of the 120 join the line instead.
+	for _, want := range []string{"pre-queue: 120 users planned over 2.0s", "answered pre_queue", "arrival/issue rank correlation",
+		"waiting at the peak", "server RSS peak 50.0MiB (metrics)", "B per waiting buyer", "every user decided",
+		"ok   pre-queue ahead of later arrivals", "ok   pre-queue shuffled at opening", "audit PASSED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "joined") {
+		t.Errorf("the progress bar does not say who joined: %q", errOut)
+	}
+	var rep Report
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("JSON report: %v", err)
+	}
+	cr := rep.CouponRush
+	if cr == nil || cr.WaitingPeak == 0 || cr.ServerRSSPeak != 52428800 || cr.RedisAtPeak <= cr.RedisBefore ||
+		cr.PrequeueRankCorrelation == nil || rep.Config.Prequeue != 0.4 {
+		t.Fatalf("JSON coupon-rush section incomplete: %+v, config %+v", cr, rep.Config)
+	}
+	page, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(page, []byte("Waiting buyers and status polls")) {
+		t.Error("HTML page lacks the waiting chart")
+	}
+}
+
+func TestCommandPollAndPrequeueFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"coupon-rush", "--prequeue", "130%"},
+		{"coupon-rush", "--prequeue", "lots"},
+		{"coupon-rush", "--fixed-poll", "-1s"},
+		{"concert-spike", "--prequeue", "30%", "--target", "http://127.0.0.1:1"},
+	} {
+		if _, _, err := runCommand(t, nil, append(args, "--no-progress")...); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	cmd := NewCommand(nil)
+	if !strings.Contains(cmd.Long, "docs/scenarios.md") || strings.Contains(cmd.Long, "SCENARIOS.md") {
+		t.Errorf("help does not point at docs/scenarios.md:\n%s", cmd.Long)
+	}
+	o := &options{fixedPoll: 2 * time.Second, prequeue: "0.3", stages: "1s:1"}
+	if err := o.finish(cmd, CouponRush); err != nil {
+		t.Fatal(err)
+	}
+	if !o.cfg.FixedPoll || o.cfg.Poll != 2*time.Second || o.cfg.Prequeue != 0.3 {
+		t.Fatalf("flags gave %+v", o.cfg)
 	}
 }

@@ -40,6 +40,9 @@ func (r *Report) RenderHTML(w io.Writer) error {
 	page := components.NewPage()
 	page.SetPageTitle(fmt.Sprintf("fastdeal load: %s", r.Scenario))
 	page.AddCharts(r.throughputChart(), r.latencyOverTimeChart(), r.percentileChart())
+	if cr := r.CouponRush; cr != nil && len(cr.Timeline) > 0 {
+		page.AddCharts(waitingChart(cr.Timeline))
+	}
 	var raw bytes.Buffer
 	if err := page.Render(&raw); err != nil {
 		return fmt.Errorf("render charts: %w", err)
@@ -201,5 +204,35 @@ func (r *Report) percentileChart() *charts.Bar {
 		}
 		c.AddSeries(e.Name, data)
 	}
+	return c
+}
+
+// waitingChart shows coupon-rush's line over time: buyers in the pre-queue and
+// in line (left axis) against the status polls they sent (right axis).
+func waitingChart(points []GaugePoint) *charts.Line {
+	c := charts.NewLine()
+	c.SetGlobalOptions(
+		chartInit("waiting"), static,
+		charts.WithTitleOpts(opts.Title{Title: "Waiting buyers and status polls", Subtitle: "admin stats pre_queue_length and line_length; status polls per second sent"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}),
+		charts.WithXAxisOpts(opts.XAxis{Name: "s"}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "buyers"}),
+	)
+	c.ExtendYAxis(opts.YAxis{Name: "polls/s"})
+	xs := make([]string, len(points))
+	pre := make([]opts.LineData, len(points))
+	line := make([]opts.LineData, len(points))
+	polls := make([]opts.LineData, len(points))
+	for i, p := range points {
+		xs[i] = strconv.FormatFloat(p.AtSeconds, 'f', 2, 64)
+		pre[i] = opts.LineData{Value: p.PreQueue}
+		line[i] = opts.LineData{Value: p.Waiting}
+		polls[i] = opts.LineData{Value: p.PollsPerSecond, YAxisIndex: 1}
+	}
+	c.SetXAxis(xs)
+	c.AddSeries("pre-queue", pre)
+	c.AddSeries("in line", line)
+	c.AddSeries("status polls/s", polls, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1}))
 	return c
 }
