@@ -72,7 +72,7 @@ func FormatStages(stages []Stage) string {
 	return strings.Join(parts, ",")
 }
 
-// DefaultConcertStages is the concert-spike schedule of SCENARIOS.md: 100/s for a
+// DefaultConcertStages is the concert-spike schedule of docs/scenarios.md: 100/s for a
 // minute, then 200, 300, 400 and 500/s a minute each (90,000 claims).
 var DefaultConcertStages = []Stage{
 	{time.Minute, 100}, {time.Minute, 200}, {time.Minute, 300}, {time.Minute, 400}, {time.Minute, 500},
@@ -182,7 +182,7 @@ type Result struct {
 	ErrKind string
 }
 
-// Defaults returns the scenario's configuration as SCENARIOS.md describes it,
+// Defaults returns the scenario's configuration as docs/scenarios.md describes it,
 // at real speed, aimed at the default local server.
 func Defaults(scenario string) Config {
 	c := Config{

@@ -23,7 +23,7 @@ func TestParseStages(t *testing.T) {
 	}
 }
 
-// TestDefaultsMatchScenarios pins the numbers SCENARIOS.md states.
+// TestDefaultsMatchScenarios pins the numbers docs/scenarios.md states.
 func TestDefaultsMatchScenarios(t *testing.T) {
 	c := Defaults(ConcertSpike)
 	if c.Stock != 10000 || totalArrivals(c.Stages) != 90000 || c.Users != 90000 {

@@ -1,6 +1,6 @@
 // Package load is the load generator behind `fastdeal load`: the scenarios of
-// shared/SCENARIOS.md (concert-spike, coupon-rush, line-flood) driven over the
-// REST API of shared/API.md by an open-model scheduler, measured into HDR
+// docs/scenarios.md (concert-spike, coupon-rush at any scale, line-flood)
+// driven over the public REST API by an open-model scheduler, measured into HDR
 // histograms from each request's intended start, and audited against the
 // server's own record (and MySQL's) after every run.
 //
