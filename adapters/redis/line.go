@@ -333,15 +333,15 @@ func parseSnapshot(arr []rueidis.RedisMessage) (waitline.Snapshot, error) {
 		}
 	}
 	s.Head, s.Tail, s.Closed, s.Ready = nums[0], nums[1], nums[2] == 1, nums[3] == 1
-	gone, err := arr[5].AsStrSlice()
+	gone, err := arr[5].ToArray()
 	if err != nil {
 		return s, err
 	}
 	if len(gone) > 0 {
 		s.Gone = make([]int64, len(gone))
-		for i, g := range gone {
-			if s.Gone[i], err = strconv.ParseInt(g, 10, 64); err != nil {
-				return s, fmt.Errorf("gone %q: %w", g, err)
+		for i := range gone {
+			if s.Gone[i], err = gone[i].AsInt64(); err != nil {
+				return s, fmt.Errorf("gone: %w", err)
 			}
 		}
 	}

@@ -8,5 +8,7 @@ local ready = 1
 if tonumber(h[6] or 0) > 0 and not h[5] then ready = 0 end
 local closed = 0
 if h[3] then closed = 1 end
-return {h[1] or '', head, tonumber(h[2] or 0), closed, ready,
-  redis.call('ZRANGEBYSCORE', gone, head, '+inf')}
+-- As integers, which the client decodes without a string apiece.
+local gaps = redis.call('ZRANGEBYSCORE', gone, head, '+inf')
+for i, g in ipairs(gaps) do gaps[i] = tonumber(g) end
+return {h[1] or '', head, tonumber(h[2] or 0), closed, ready, gaps}
