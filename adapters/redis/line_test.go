@@ -707,3 +707,57 @@ func TestLineKeys(t *testing.T) {
 		t.Fatalf("waitlineKeys = %q, want %q", k.all(), want)
 	}
 }
+
+// TestLinePreQueueRacesTheFirstLineJoin joins the pre-queue and the line at
+// once: whoever wins, every line joiner stands behind every sequence
+// reserved for the pre-queue, and every member got a slot.
+func TestLinePreQueueRacesTheFirstLineJoin(t *testing.T) {
+	c := testClient(t)
+	l := NewLine(c)
+	id := newLineDrop(t, c)
+	ctx := t.Context()
+	// One member first, so that the first line join must freeze.
+	if _, _, err := l.JoinPreQueue(ctx, id, newID("pq")); err != nil {
+		t.Fatalf("JoinPreQueue: %v", err)
+	}
+	const n = 400
+	sts := make([]waitline.Standing, n)
+	parallel(n, 32, func(i int) {
+		join := l.Join
+		if i%2 == 0 {
+			join = l.JoinPreQueue
+		}
+		st, created, err := join(ctx, id, "user-"+strconv.Itoa(i))
+		if err != nil || !created {
+			t.Errorf("join %d = %+v %v %v", i, st, created, err)
+		}
+		sts[i] = st
+	})
+	plan, err := l.FreezePreQueue(ctx, id, []byte("k"))
+	if err != nil {
+		t.Fatalf("FreezePreQueue: %v", err)
+	}
+	members, err := l.PreQueueLength(ctx, id)
+	if err != nil || members != plan.Slots {
+		t.Fatalf("PreQueueLength = %d, %v; want the %d slots", members, err, plan.Slots)
+	}
+	inLine := int64(0)
+	for i, st := range sts {
+		switch st.Status {
+		case waitline.Waiting:
+			inLine++
+			if st.Seq <= plan.Base+plan.Slots || st.Position <= members {
+				t.Fatalf("join %d waits at %d with seq %d, not behind the %d slots after %d", i, st.Position, st.Seq, plan.Slots, plan.Base)
+			}
+		case waitline.PreQueue:
+			if i%2 != 0 {
+				t.Fatalf("line join %d landed in the pre-queue", i)
+			}
+		default:
+			t.Fatalf("join %d = %+v", i, st)
+		}
+	}
+	if inLine+members != n+1 {
+		t.Fatalf("%d in line and %d in the pre-queue, want %d in all", inLine, members, n+1)
+	}
+}
