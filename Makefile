@@ -37,16 +37,19 @@ cover: services ## Run the tests with coverage and write coverage.html
 	$(GO) tool cover -html=coverage.out -o coverage.html
 
 FUZZTIME ?= 30s
+# FUZZFLAGS goes to every go test call, e.g. FUZZFLAGS=-parallel=1 for one
+# worker on a shared machine (go test starts one per CPU by default).
+FUZZFLAGS ?=
 FUZZ_TARGETS := \
 	FuzzDecodeCreateDrop:./adapters/http FuzzDecodePatchDrop:./adapters/http FuzzDecodeClaim:./adapters/http \
 	FuzzBuyerToken:./adapters/http FuzzProblemWriter:./adapters/http FuzzToProblem:./adapters/http \
 	FuzzValidID:./domain/drop FuzzValidSeatLabel:./domain/drop
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s), one after another
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s), one after another; FUZZFLAGS=-parallel=1 for one worker
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $${t%%:*} ($${t#*:}, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) "$${t#*:}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) "$${t#*:}"; \
 	done
 
 .PHONY: bench
