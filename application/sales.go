@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"sort"
 	"sync"
 	"time"
 
@@ -108,6 +107,7 @@ type Sales struct {
 	inflight inflight
 	tickets  *waitline.Ticketer
 	snaps    *lineSnapshots
+	seats    *seatCache
 }
 
 // NewSales returns the buyer facade.
@@ -129,7 +129,8 @@ func NewSales(st Stores, drops *DropCache, recon *Reconciler, opt SalesOptions, 
 	return &Sales{st: st, drops: drops, recon: recon, opt: opt, log: log,
 		inflight: inflight{calls: make(map[string]*call)},
 		tickets:  waitline.NewTicketer(opt.TicketSecret),
-		snaps:    newLineSnapshots(st.Line, st.Clock, opt.StoreTimeout, log)}
+		snaps:    newLineSnapshots(st.Line, st.Clock, opt.StoreTimeout, log),
+		seats:    newSeatCache(st.Inventory, st.Clock, opt.StoreTimeout)}
 }
 
 // randomSecret makes a ticket secret for an instance that was given none.
@@ -583,33 +584,26 @@ func (s *Sales) ListDrops(ctx context.Context, region string, status drop.Status
 	return out, nil
 }
 
-// Seats lists a seated drop's seats in label order, only the free ones when
-// availableOnly. Errors: drop.ErrInvalidID, drop.ErrNotFound,
-// drop.ErrSeatNotAllowed (general drop), ErrUnavailable.
-func (s *Sales) Seats(ctx context.Context, id string, availableOnly bool) ([]SeatView, error) {
+// Seats returns one page of a seated drop's seats in label order, only the
+// free ones when q.Available. The answer may be up to a second old: it is cut
+// from this instance's snapshot of the drop, which one store read refreshes
+// at most once a second however many callers ask. Errors: drop.ErrInvalidID,
+// drop.ErrNotFound, drop.ErrSeatNotAllowed (general drop), ErrUnavailable.
+func (s *Sales) Seats(ctx context.Context, id string, q SeatQuery) (SeatPage, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
 	defer cancel()
 	d, err := s.drop(ctx, id)
 	if err != nil {
-		return nil, err
+		return SeatPage{}, err
 	}
 	if !d.Seated() {
-		return nil, drop.ErrSeatNotAllowed
+		return SeatPage{}, drop.ErrSeatNotAllowed
 	}
-	taken, err := s.st.Inventory.Taken(ctx, d.ID())
+	snap, err := s.seats.snapshot(ctx, d)
 	if err != nil {
-		return nil, unavailable("read seats", err)
+		return SeatPage{}, err
 	}
-	labels := d.Seats()
-	sort.Strings(labels)
-	out := make([]SeatView, 0, len(labels))
-	for _, l := range labels {
-		if availableOnly && taken[l] {
-			continue
-		}
-		out = append(out, SeatView{Label: l, Taken: taken[l]})
-	}
-	return out, nil
+	return snap.page(q), nil
 }
 
 // inflight lets concurrent claims with one idempotency key share one attempt.

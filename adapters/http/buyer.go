@@ -70,26 +70,48 @@ func (s *Server) getDrop(c *fiber.Ctx) error {
 	return c.JSON(dropJSON(v))
 }
 
-func (s *Server) seats(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	available := false
-	if q := c.Query("available"); q != "" {
-		if available, err = strconv.ParseBool(q); err != nil {
-			return badRequest(CodeInvalidQuery, "available", "available must be true or false")
+// seats answers the seats route, one page at a time. The handler owns the
+// rendered pages it keeps, so each server has its own.
+func (s *Server) seats() fiber.Handler {
+	pages := newSeatPages()
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
 		}
+		q := application.SeatQuery{Limit: application.MaxSeatPage}
+		if v := c.Query("available"); v != "" {
+			if q.Available, err = strconv.ParseBool(v); err != nil {
+				return badRequest(CodeInvalidQuery, "available", "available must be true or false")
+			}
+		}
+		args := c.Context().QueryArgs()
+		if args.Has("limit") {
+			n, err := strconv.Atoi(string(args.Peek("limit")))
+			if err != nil || n < 1 || n > application.MaxSeatPage {
+				return badRequest(CodeInvalidQuery, "limit", "limit must be an integer from 1 to 1000")
+			}
+			q.Limit = n
+		}
+		if args.Has("after") {
+			after := string(args.Peek("after")) // a copy: it becomes a cache key
+			if !drop.ValidSeatLabel(after) {
+				return badRequest(CodeInvalidQuery, "after", "after must be a seat label (1 to 32 of A-Z a-z 0-9 _ -), the next of the previous page")
+			}
+			q.After = after
+		}
+		page, err := s.sales.Seats(c.UserContext(), id, q)
+		if err != nil {
+			return err
+		}
+		body, zipped := pages.body(id, q, page, c.Context().Request.Header.HasAcceptEncoding("gzip"))
+		c.Vary(fiber.HeaderAcceptEncoding)
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		if zipped {
+			c.Set(fiber.HeaderContentEncoding, "gzip")
+		}
+		return c.Send(body)
 	}
-	views, err := s.sales.Seats(c.UserContext(), id, available)
-	if err != nil {
-		return err
-	}
-	out := make([]SeatJSON, len(views))
-	for i, v := range views {
-		out[i] = SeatJSON{Label: v.Label, Taken: v.Taken}
-	}
-	return c.JSON(fiber.Map{"seats": out})
 }
 
 func (s *Server) claim(c *fiber.Ctx) error {

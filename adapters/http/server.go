@@ -183,7 +183,7 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	v1.Get("/openapi.json", s.openAPI())
 	v1.Get("/drops", s.listDrops)
 	v1.Get("/drops/:id", s.getDrop)
-	v1.Get("/drops/:id/seats", s.seats)
+	v1.Get("/drops/:id/seats", s.seats())
 
 	buyer := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.buyerAuth, s.rateLimit, h} }
 	v1.Post("/drops/:id/claims", buyer(s.claim)...)

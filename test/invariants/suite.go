@@ -250,9 +250,9 @@ func testNoSeatTwice(t *testing.T, f Factory) {
 		t.Fatalf("issued %d and seat_taken %d, want 500 and 1500", len(told), taken)
 	}
 	auditLedger(t, r, d, told)
-	free, err := r.sales.Seats(context.Background(), d.ID(), true)
-	if err != nil || len(free) != 0 {
-		t.Errorf("free seats after the sale: %d (%v), want 0", len(free), err)
+	free, err := r.sales.Seats(context.Background(), d.ID(), application.SeatQuery{Available: true})
+	if err != nil || len(free.Seats) != 0 {
+		t.Errorf("free seats after the sale: %d (%v), want 0", len(free.Seats), err)
 	}
 }
 
