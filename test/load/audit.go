@@ -87,9 +87,6 @@ func (r *runner) audit(ctx context.Context) (AuditReport, error) {
 	}
 	r.auditStats, r.serverIss = st, list.Issuances
 	in := r.auditInput()
-	if in.prequeue {
-		_, r.rho = prequeueShuffled(in.joins, in.ids, issueOrder(in.server))
-	}
 	if r.cfg.MySQLDSN != "" {
 		rows, err := readMySQL(ctx, r.cfg.MySQLDSN, r.drop.ID)
 		if err != nil {
@@ -97,7 +94,11 @@ func (r *runner) audit(ctx context.Context) (AuditReport, error) {
 		}
 		in.mysql, in.useMySQL = rows, true
 	}
-	return audit(in), nil
+	a := audit(in)
+	if in.prequeue {
+		_, r.rho = prequeueShuffled(in.joins, in.ids, in.issueOrder())
+	}
+	return a, nil
 }
 
 func (r *runner) auditInput() auditInput {
@@ -227,7 +228,7 @@ func audit(in auditInput) AuditReport {
 			"%d users never heard issued or sold_out%s", in.undecided, prefixed(", first: ", in.firstUndecided))
 		add("no user lost from line", in.lost == "", "%s", orNone(in.lost))
 		add("position never goes up", in.positionUp == "", "%s", orNone(in.positionUp))
-		order := issueOrder(in.server)
+		order := in.issueOrder()
 		if !in.prequeue {
 			checks = append(checks, fifo("FIFO: admission order equals join order", in.joins, in.ids, order))
 			break

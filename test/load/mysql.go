@@ -10,7 +10,7 @@ import (
 )
 
 // readMySQL reads the drop's rows of table issuances, the durable record the
-// server's answers must be backed by.
+// server's answers must be backed by, in the order they were issued.
 func readMySQL(ctx context.Context, dsn, dropID string) ([]apiIssuance, error) {
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -18,7 +18,7 @@ func readMySQL(ctx context.Context, dsn, dropID string) ([]apiIssuance, error) {
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx,
-		"SELECT id, user_id, seat FROM issuances WHERE drop_id = ? ORDER BY issued_at, id", dropID)
+		"SELECT id, user_id, seat, issued_at FROM issuances WHERE drop_id = ? ORDER BY issued_at, id", dropID)
 	if err != nil {
 		return nil, fmt.Errorf("read issuances of drop %s: %w", dropID, err)
 	}
@@ -26,10 +26,11 @@ func readMySQL(ctx context.Context, dsn, dropID string) ([]apiIssuance, error) {
 	var out []apiIssuance
 	for rows.Next() {
 		var id, user, seat sql.NullString
-		if err := rows.Scan(&id, &user, &seat); err != nil {
+		var at sql.NullTime
+		if err := rows.Scan(&id, &user, &seat, &at); err != nil {
 			return nil, err
 		}
-		out = append(out, apiIssuance{ID: id.String, DropID: dropID, UserID: user.String, Seat: seat.String})
+		out = append(out, apiIssuance{ID: id.String, DropID: dropID, UserID: user.String, Seat: seat.String, IssuedAt: at.Time})
 	}
 	return out, rows.Err()
 }

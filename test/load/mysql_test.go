@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -97,5 +99,32 @@ func TestReadMySQLFailsClearly(t *testing.T) {
 	_, err := readMySQL(context.Background(), "root@tcp(127.0.0.1:1)/nope?timeout=1s", "d1")
 	if err == nil || !strings.Contains(err.Error(), "read issuances of drop d1") {
 		t.Fatalf("want a clear error, got %v", err)
+	}
+}
+
+// TestPrequeueOrderFromMySQL: with a DSN, the line checks judge MySQL's order.
+// The fake shuffles its pre-queue correctly, but the rows it writes carry
+// issued_at in user (so arrival) order: MySQL then says the pre-queue was
+// served first come, first served, and the shuffle check must believe it.
+func TestPrequeueOrderFromMySQL(t *testing.T) {
+	dsn, db := testMySQL(t)
+	f, srv := newFake(t)
+	base := time.Now().UTC().Truncate(time.Second)
+	f.onIssue = func(is apiIssuance) {
+		u, _ := strconv.Atoi(strings.TrimPrefix(is.UserID, "u"))
+		_, err := db.Exec("INSERT INTO issuances (id, drop_id, user_id, seat, code, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
+			is.ID, is.DropID, is.UserID, is.Seat, is.Code, base.Add(time.Duration(u)*time.Millisecond))
+		if err != nil {
+			t.Errorf("insert: %v", err)
+		}
+	}
+	cfg := prequeueCoupon(srv.URL)
+	cfg.MySQLDSN = dsn
+	rep, err := Run(runCtx(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "pre-queue shuffled at opening") || !strings.Contains(err.Error(), "close to arrival order") {
+		t.Fatalf("want the shuffle check failed on MySQL's order, got %v", err)
+	}
+	if rep.CouponRush.PrequeueRankCorrelation == nil || *rep.CouponRush.PrequeueRankCorrelation < 0.9 {
+		t.Fatalf("rank correlation %v, want near 1", rep.CouponRush.PrequeueRankCorrelation)
 	}
 }

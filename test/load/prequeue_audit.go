@@ -19,6 +19,15 @@ func issueOrder(list []apiIssuance) []apiIssuance {
 	return out
 }
 
+// issueOrder is the order the line checks judge: MySQL's durable record when
+// the audit reads it, else the server's admin list.
+func (in auditInput) issueOrder() []apiIssuance {
+	if in.useMySQL {
+		return issueOrder(in.mysql)
+	}
+	return issueOrder(in.server)
+}
+
 // userIndex maps a user id back to its index without a map of a million
 // entries: ids are made by userID, and the result is checked against ids.
 func userIndex(ids []string, id string) (int, bool) {

@@ -169,18 +169,25 @@ func TestCouponRushAuditCatchesBadPrequeue(t *testing.T) {
 		plant func(*fakeServer)
 		check string
 		want  string
+		tweak func(*Config)
 	}{
-		{"FIFO pre-queue", func(f *fakeServer) { f.prequeueFIFO = true }, "pre-queue shuffled at opening", "close to arrival order"},
-		{"reversed pre-queue", func(f *fakeServer) { f.prequeueRev = true }, "pre-queue shuffled at opening", "close to reversed arrival order"},
-		{"pre-queue behind a later arrival", func(f *fakeServer) { f.prequeueLate = true }, "pre-queue ahead of later arrivals", "pre-queue users were still unserved"},
-		// Paced at 30ms, so users see many waiting answers before the sale ends.
-		{"position goes up", func(f *fakeServer) { f.positionUp, f.pollAfter = true, 30*time.Millisecond }, "position never goes up", "went from position"},
+		{"FIFO pre-queue", func(f *fakeServer) { f.prequeueFIFO = true }, "pre-queue shuffled at opening", "close to arrival order", nil},
+		{"reversed pre-queue", func(f *fakeServer) { f.prequeueRev = true }, "pre-queue shuffled at opening", "close to reversed arrival order", nil},
+		{"pre-queue behind a later arrival", func(f *fakeServer) { f.prequeueLate = true }, "pre-queue ahead of later arrivals", "pre-queue users were still unserved", nil},
+		// Paced at 30ms and admitted over two seconds, so users see many waiting
+		// answers before the sale ends.
+		{"position goes up", func(f *fakeServer) { f.positionUp, f.pollAfter = true, 30*time.Millisecond }, "position never goes up", "went from position",
+			func(c *Config) { c.AdmitRate = 50 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f, srv := newFake(t)
 			c.plant(f)
-			rep, err := Run(runCtx(t), prequeueCoupon(srv.URL))
+			cfg := prequeueCoupon(srv.URL)
+			if c.tweak != nil {
+				c.tweak(&cfg)
+			}
+			rep, err := Run(runCtx(t), cfg)
 			var ae *AuditError
 			if !errors.As(err, &ae) {
 				t.Fatalf("want *AuditError, got %v", err)
