@@ -83,3 +83,28 @@ func TestIdentities(t *testing.T) {
 		t.Fatalf("JWT identities: %v %v", hs, err)
 	}
 }
+
+// TestPrequeueWindowScales: the ten-minute pre-queue is a duration like any
+// other, divided by --speed; without a pre-queue there is no window.
+func TestPrequeueWindowScales(t *testing.T) {
+	c, err := Config{Scenario: CouponRush, Speed: 10, Prequeue: 0.3}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PrequeueWindow != 10*time.Minute || c.scaled().prequeue != time.Minute {
+		t.Fatalf("window %v, scaled %v", c.PrequeueWindow, c.scaled().prequeue)
+	}
+	if c, _ = (Config{Scenario: CouponRush, Speed: 10}).withDefaults(); c.scaled().prequeue != 0 {
+		t.Fatalf("a window without a pre-queue: %v", c.scaled().prequeue)
+	}
+	for _, bad := range []Config{
+		{Scenario: CouponRush, Prequeue: 1.5},
+		{Scenario: CouponRush, Prequeue: -0.1},
+		{Scenario: ConcertSpike, Prequeue: 0.3},
+		{Scenario: CouponRush, Prequeue: 0.3, PrequeueWindow: -time.Second},
+	} {
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
