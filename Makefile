@@ -29,6 +29,9 @@ services: ## Make sure MariaDB and Redis are up (start or install them)
 test: services ## Run every test with -race (starts MariaDB and Redis if needed)
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
+	@# The national-scale coupon-rush (50,000 users, a shuffled pre-queue) is
+	@# load, not a race hunt: run without -race, after the suite.
+	$(GO) test -count=1 -timeout 10m -tags national -run TestNationalScale ./test/scenarios/
 
 .PHONY: cover
 cover: services ## Run the tests with coverage and write coverage.html
