@@ -31,6 +31,11 @@ type floodState struct {
 	firstUp   string
 	joinErrs  int64
 	joinFirst string
+	// tickets holds the join answer's line ticket of every user whose index
+	// is a multiple of ticketEvery, so the position reads present it as a
+	// waiting buyer would (answered from the server's line snapshot).
+	tickets     map[int]string
+	ticketEvery int
 }
 
 // lineFloodRun: joins as fast as the server answers (a closed loop with
@@ -48,7 +53,8 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 	linePath := "/v1/drops/" + r.drop.ID + "/line"
 	lf := &LineFloodReport{}
 	r.lineFlood = lf
-	st := &floodState{positions: make([]int64, cfg.Users), byPos: map[int64]int{}}
+	st := &floodState{positions: make([]int64, cfg.Users), byPos: map[int64]int{},
+		tickets: map[int]string{}, ticketEvery: max(cfg.Users/max(cfg.Sample, 1), 1)}
 	r.flood = st
 	r.sale = newSale(cfg.Users, 0)
 	r.sale.joins = make([]joinRec, cfg.Users)
@@ -88,6 +94,9 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 			st.mu.Lock()
 			st.joined = append(st.joined, u)
 			st.positions[u] = a.Position
+			if a.Ticket != "" && u%st.ticketEvery == 0 {
+				st.tickets[u] = a.Ticket
+			}
 			if prev, dup := st.byPos[a.Position]; dup && a.Position > 0 {
 				st.dupPos++
 				if st.firstDup == "" {
@@ -126,8 +135,18 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 		}
 	}
 
-	// Read back an evenly spread sample of the users who got a place.
-	sample := sampleOf(st.joined, cfg.Sample)
+	// Read back an evenly spread sample of the users who got a place: those
+	// whose ticket was kept, with it, as a waiting buyer polls.
+	var sample []int
+	for _, u := range st.joined {
+		if _, ok := st.tickets[u]; ok {
+			sample = append(sample, u)
+		}
+	}
+	if len(sample) == 0 {
+		sample = sampleOf(st.joined, cfg.Sample)
+	}
+	lf.PositionReadsWithTicket = len(st.tickets) > 0
 	var idx atomic.Int64
 	readCtx, cancelRead := context.WithTimeout(ctx, r.deadline())
 	defer cancelRead()
@@ -137,7 +156,11 @@ func (r *runner) lineFloodRun(ctx context.Context) error {
 			return false
 		}
 		u := sample[i]
-		r.call(statusEP, time.Now(), http.MethodGet, linePath+"/me", r.hs[u], nil, header{}, func(rep reply, _ time.Time) {
+		var extra header
+		if tk := st.tickets[u]; tk != "" {
+			extra = header{ticketHeader, tk}
+		}
+		r.call(statusEP, time.Now(), http.MethodGet, linePath+"/me", r.hs[u], nil, extra, func(rep reply, _ time.Time) {
 			if rep.kind != errNone || rep.status != http.StatusOK {
 				return
 			}
@@ -197,17 +220,16 @@ func sampleOf(users []int, n int) []int {
 	return out
 }
 
-// serverRSS reads the server's resident memory from its Prometheus metrics, or,
-// for a server in this process, from /proc/self (which then includes the client).
+// serverRSS reads the server's resident memory from its Prometheus metrics at
+// --metrics-url (its private admin listener: the API listener serves none by
+// default), or, for a server in this process, from /proc/self (which then
+// includes the client).
 func (r *runner) serverRSS() (int64, string) {
-	var rss int64 = -1
-	r.c.do(http.MethodGet, "/metrics", header{}, nil, header{}, func(rep reply) {
-		if rep.kind == errNone && rep.status == http.StatusOK {
-			rss = promValue(rep.body, "process_resident_memory_bytes")
+	if url := r.cfg.MetricsURL; url != "" {
+		g := gauges{http: &http.Client{Timeout: 10 * time.Second}}
+		if rss, err := g.scrape(url); err == nil {
+			return rss, "metrics"
 		}
-	})
-	if rss >= 0 {
-		return rss, "metrics"
 	}
 	if r.cfg.InProcess {
 		if v, err := procRSS(); err == nil {

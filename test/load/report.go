@@ -151,19 +151,21 @@ type SaleReport struct {
 
 // LineFloodReport is line-flood's capacity result.
 type LineFloodReport struct {
-	Joined           int64   `json:"joined"`
-	JoinsPerSecond   float64 `json:"joins_per_s"`
-	PositionReads    int64   `json:"position_reads"`
-	PositionP50Ms    float64 `json:"position_p50_ms"`
-	PositionP99Ms    float64 `json:"position_p99_ms"`
-	ServerRSSBefore  int64   `json:"server_rss_before_bytes,omitempty"`
-	ServerRSSAfter   int64   `json:"server_rss_after_bytes,omitempty"`
-	RSSSource        string  `json:"rss_source,omitempty"`
-	RSSPerUser       float64 `json:"rss_per_user_bytes,omitempty"`
-	RedisBefore      int64   `json:"redis_used_before_bytes,omitempty"`
-	RedisAfter       int64   `json:"redis_used_after_bytes,omitempty"`
-	RedisPerUser     float64 `json:"redis_per_user_bytes,omitempty"`
-	MemoryNotMeasure string  `json:"memory_not_measured,omitempty"`
+	Joined         int64   `json:"joined"`
+	JoinsPerSecond float64 `json:"joins_per_s"`
+	PositionReads  int64   `json:"position_reads"`
+	PositionP50Ms  float64 `json:"position_p50_ms"`
+	PositionP99Ms  float64 `json:"position_p99_ms"`
+	// PositionReadsWithTicket: the reads presented the join's line ticket.
+	PositionReadsWithTicket bool    `json:"position_reads_with_ticket"`
+	ServerRSSBefore         int64   `json:"server_rss_before_bytes,omitempty"`
+	ServerRSSAfter          int64   `json:"server_rss_after_bytes,omitempty"`
+	RSSSource               string  `json:"rss_source,omitempty"`
+	RSSPerUser              float64 `json:"rss_per_user_bytes,omitempty"`
+	RedisBefore             int64   `json:"redis_used_before_bytes,omitempty"`
+	RedisAfter              int64   `json:"redis_used_after_bytes,omitempty"`
+	RedisPerUser            float64 `json:"redis_per_user_bytes,omitempty"`
+	MemoryNotMeasure        string  `json:"memory_not_measured,omitempty"`
 }
 
 // CouponRushReport is what coupon-rush adds at national scale: the status load
@@ -317,8 +319,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	if lf := r.LineFlood; lf != nil {
-		fmt.Fprintf(&b, "line-flood: %d joined, %.0f joins/s, %d position reads p50 %.2fms p99 %.2fms",
-			lf.Joined, lf.JoinsPerSecond, lf.PositionReads, lf.PositionP50Ms, lf.PositionP99Ms)
+		with := ""
+		if lf.PositionReadsWithTicket {
+			with = " (with tickets)"
+		}
+		fmt.Fprintf(&b, "line-flood: %d joined, %.0f joins/s, %d position reads%s p50 %.2fms p99 %.2fms",
+			lf.Joined, lf.JoinsPerSecond, lf.PositionReads, with, lf.PositionP50Ms, lf.PositionP99Ms)
 		if lf.RSSSource != "" {
 			fmt.Fprintf(&b, ", server RSS %s -> %s (%s, %.0f B/user)", mib(lf.ServerRSSBefore), mib(lf.ServerRSSAfter), lf.RSSSource, lf.RSSPerUser)
 		}
