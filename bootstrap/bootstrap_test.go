@@ -64,6 +64,8 @@ func TestEmbeddedProfileWithNoConfiguration(t *testing.T) {
 		t.Fatalf("defaults: inventory %q, token generated %v", cfg.Inventory, cfg.generatedToken)
 	}
 	cfg.Demo = true
+	// The embedded server has no admin listener: read the metrics here.
+	cfg.PublicMetrics = true
 	e := start(t, cfg)
 	if code, body := get(t, e.URL+"/readyz"); code != 200 {
 		t.Fatalf("readyz %d %s", code, body)
@@ -156,6 +158,7 @@ func TestFullProfile(t *testing.T) {
 		t.Run(strategy, func(t *testing.T) {
 			c := cfg
 			c.Inventory = strategy
+			c.PublicMetrics = true // the embedded server has no admin listener
 			e := start(t, c)
 			code, body := get(t, e.URL+"/readyz")
 			if code != 200 || !strings.Contains(body, "mysql") || !strings.Contains(body, "redis") {

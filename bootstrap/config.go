@@ -34,6 +34,9 @@ type Config struct {
 	AdminToken string `env:"FASTDEAL_ADMIN_TOKEN"`
 	// JWTSecret verifies buyer tokens; empty accepts X-User-ID (embedded/dev only).
 	JWTSecret string `env:"FASTDEAL_JWT_SECRET"`
+	// PublicMetrics also serves /metrics on the public listener (HTTPAddr);
+	// by default it is only on the admin listener, one instance per scrape.
+	PublicMetrics bool `env:"FASTDEAL_PUBLIC_METRICS"`
 
 	MySQLDSN       string   `env:"FASTDEAL_MYSQL_DSN"`
 	RedisAddr      string   `env:"FASTDEAL_REDIS_ADDR"`

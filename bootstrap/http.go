@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -43,6 +44,10 @@ var httpModule = fx.Module("http",
 		func() *Endpoint { return &Endpoint{} },
 		func() *AdminEndpoint { return &AdminEndpoint{} },
 		func(cfg Config, sales *application.Sales, cat *application.Catalog, cp ChecksParams, m *Metrics, log *zap.Logger) *httpapi.Server {
+			var public prometheus.Gatherer // nil: /metrics only on the admin listener
+			if cfg.PublicMetrics {
+				public = m.Registry
+			}
 			return httpapi.New(httpapi.Config{
 				AdminToken:   cfg.AdminToken,
 				JWTSecret:    cfg.JWTSecret,
@@ -52,7 +57,7 @@ var httpModule = fx.Module("http",
 				ReadTimeout:  10 * time.Second,
 				WriteTimeout: 10 * time.Second,
 				IdleTimeout:  30 * time.Second,
-			}, sales, cat, cp.Checks, m.Registry, m.Registry, log.Named("http"))
+			}, sales, cat, cp.Checks, m.Registry, public, log.Named("http"))
 		},
 	),
 	fx.Invoke(serveHTTP, serveAdmin),

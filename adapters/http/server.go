@@ -106,16 +106,15 @@ type Server struct {
 }
 
 // New builds the server and its routes; Serve starts it. reg receives the
-// HTTP metrics and gatherer is what /metrics exposes (nil: the Prometheus
-// defaults). A nil log discards logs.
+// HTTP metrics. gatherer, when not nil, is served at /metrics on this
+// listener; nil leaves /metrics to the private admin listener, because behind
+// a load balancer a public scrape reaches a random instance and a sale's
+// figures are not for the public. A nil log discards logs.
 func New(cfg Config, sales *application.Sales, catalog *application.Catalog, checks []Check,
 	reg prometheus.Registerer, gatherer prometheus.Gatherer, log *zap.Logger) *Server {
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = zap.NewNop()
-	}
-	if gatherer == nil {
-		gatherer = prometheus.DefaultGatherer
 	}
 	if cfg.JWTSecret == "" {
 		log.Warn("no JWT secret configured: buyers are trusted by the X-User-ID header; set one outside development")
@@ -177,7 +176,9 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	if gatherer != nil {
+		app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	}
 
 	v1 := app.Group("/v1")
 	v1.Get("/openapi.json", s.openAPI())

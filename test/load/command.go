@@ -67,7 +67,7 @@ line ticket; --fixed-poll 2s replays the seeds' fixed polling instead. At
 national scale, with a pre-queue that opens ten minutes before the sale:
 
   fastdeal load coupon-rush --users 1000000 --stock 100000 --admit-rate 2000 \
-    --ramp 120s --prequeue 30% --metrics-url http://127.0.0.1:9090/metrics --redis 127.0.0.1:6379`,
+    --ramp 120s --prequeue 30% --metrics-url http://127.0.0.1:6060/metrics --redis 127.0.0.1:6379`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: Scenarios,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -104,7 +104,7 @@ national scale, with a pre-queue that opens ten minutes before the sale:
 	f.StringVar(&c.RedisAddr, "redis", "", "line-flood, coupon-rush: read Redis used_memory here (host:port) to report bytes per waiting user")
 	f.StringVar(&c.RedisAddr, "redis-addr", "", "the same as --redis")
 	_ = f.MarkHidden("redis-addr")
-	f.StringVar(&c.MetricsURL, "metrics-url", "", "coupon-rush: the server's private /metrics URL, read while the run goes on to report its peak RSS")
+	f.StringVar(&c.MetricsURL, "metrics-url", "", "coupon-rush, line-flood: the server's /metrics URL on its private admin listener (FASTDEAL_ADMIN_ADDR), read to report its RSS")
 	f.StringVar(&o.jsonPath, "json", "", "write the full report as JSON to this file")
 	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML page with latency and throughput charts to this file")
 	f.Int64Var(&c.Seed, "seed", 1, "seed for --poisson arrivals")

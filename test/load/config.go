@@ -95,8 +95,9 @@ type Config struct {
 	// RedisAddr, when set, lets line-flood and coupon-rush report Redis memory
 	// per waiting user (INFO memory used_memory).
 	RedisAddr string
-	// MetricsURL, when set, is the server's private /metrics (a full URL):
-	// coupon-rush reads process_resident_memory_bytes from it while it runs.
+	// MetricsURL, when set, is the server's /metrics on its private admin
+	// listener (a full URL): coupon-rush reads process_resident_memory_bytes
+	// from it while it runs, line-flood before and after its joins.
 	MetricsURL string
 	// Strategy labels the report (the inventory strategy under test).
 	Strategy string

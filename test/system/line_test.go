@@ -2,7 +2,10 @@ package system
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +31,10 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 	envB := serverEnv(db.dsn(mysqlAddr), redisAddr, "redis")
 	envB["FASTDEAL_LEASE_TTL"] = lineLeaseTTL.String()
 	envB["FASTDEAL_INSTANCE_ID"] = "sys-b"
+	// leaseHeld reads each instance's metrics, which only its admin listener serves.
+	for _, env := range []map[string]string{envA, envB} {
+		env["FASTDEAL_ADMIN_ADDR"] = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	}
 	a := startServer(t, "serve-a", envA)
 	b := startServer(t, "serve-b", envB)
 	both := []*server{a, b}
@@ -108,13 +115,19 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 	})
 }
 
-// leaseHeld reads an instance's own report of holding a drop's admission lease.
+// leaseHeld reads an instance's own report of holding a drop's admission
+// lease from /metrics on its admin listener (the API listener has none).
 func leaseHeld(s *server, dropID string) bool {
-	r, err := s.get("/metrics")
-	if err != nil || r.status != http.StatusOK {
+	res, err := httpClient.Get("http://" + s.env["FASTDEAL_ADMIN_ADDR"] + "/metrics")
+	if err != nil {
 		return false
 	}
-	return strings.Contains(string(r.body), `fastdeal_dispatch_lease_held{drop="`+dropID+`"} 1`)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		return false
+	}
+	return strings.Contains(string(body), `fastdeal_dispatch_lease_held{drop="`+dropID+`"} 1`)
 }
 
 // joinRec is one buyer's join: when it was sent and when its answer arrived,
