@@ -67,8 +67,8 @@ type seatSnap struct {
 	// time) reuse the slice instead of sorting up to 100,000 labels again.
 	labels  []string
 	created time.Time
-	taken  []bool  // taken[i] is labels[i]'s state
-	free   []int32 // indexes of the free labels, in order
+	taken   []bool  // taken[i] is labels[i]'s state
+	free    []int32 // indexes of the free labels, in order
 	// at is when the store read started, so the age errs on the old side.
 	at      time.Time
 	version uint64
