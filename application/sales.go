@@ -95,6 +95,9 @@ type SalesOptions struct {
 	// OnStatus observes each line status answer: fast is true when it came
 	// from the snapshot, without the store (metrics). May be nil.
 	OnStatus func(dropID string, fast bool)
+	// Live counts joins and polls for the operator's live view; nil: NewSales
+	// makes its own.
+	Live *LiveCounters
 }
 
 // Sales is the facade buyers go through: claims, the waiting line, and reads.
@@ -125,6 +128,9 @@ func NewSales(st Stores, drops *DropCache, recon *Reconciler, opt SalesOptions, 
 		opt.TicketTTL = 24 * time.Hour
 	}
 	opt.Pacing = opt.Pacing.withDefaults()
+	if opt.Live == nil {
+		opt.Live = NewLiveCounters()
+	}
 	st = st.withDefaults()
 	return &Sales{st: st, drops: drops, recon: recon, opt: opt, log: log,
 		inflight: inflight{calls: make(map[string]*call)},
@@ -132,6 +138,9 @@ func NewSales(st Stores, drops *DropCache, recon *Reconciler, opt SalesOptions, 
 		snaps:    newLineSnapshots(st.Line, st.Clock, opt.StoreTimeout, log),
 		seats:    newSeatCache(st.Inventory, st.Clock, opt.StoreTimeout)}
 }
+
+// Live returns the joins and polls counters of the operator's live view.
+func (s *Sales) Live() *LiveCounters { return s.opt.Live }
 
 // randomSecret makes a ticket secret for an instance that was given none.
 func randomSecret() []byte {
@@ -366,6 +375,9 @@ func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, 
 	if err != nil {
 		return LineView{}, false, unavailable("join line", err)
 	}
+	if created {
+		s.opt.Live.Joined(d.ID())
+	}
 	v, err := s.view(ctx, d, userID, st)
 	return v, created, err
 }
@@ -385,6 +397,7 @@ func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (
 	if !d.Queued() {
 		return LineView{}, drop.ErrNotQueued
 	}
+	s.opt.Live.Polled(d.ID())
 	if ticket != "" {
 		now := s.st.Clock.Now()
 		if t, ok := s.tickets.Verify(ticket, d.ID(), userID, now); ok {
