@@ -8,45 +8,55 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/time/rate"
 )
 
 const limiterShards = 64
 
-// limiter keeps one token bucket per buyer. The map is sharded so that buyers
-// on different shards never contend, and buckets that have refilled are
-// dropped: a full bucket behaves exactly like a new one, so eviction changes
-// no answer while a line of a million buyers does not keep a million buckets.
+// limiter keeps one token bucket per buyer, as GCRA: a bucket is the one
+// instant at which it will be full again (its theoretical arrival time), held
+// by value in a sharded map. A request costs one map lookup under its shard's
+// lock, with no allocation per buyer beyond the map slot: the join of a new
+// buyer, the most common request of a sale's opening, makes a new bucket
+// every time. Buyers on different shards never contend, and buckets that have
+// refilled are dropped: a full bucket behaves exactly like a new one, so
+// eviction changes no answer while a line of a million buyers does not keep a
+// million buckets.
 type limiter struct {
-	rate   rate.Limit
-	burst  int
-	idle   time.Duration
-	seed   maphash.Seed
-	shards [limiterShards]limiterShard
-	now    func() time.Time
+	interval int64 // nanoseconds one token takes to come back
+	burst    int64
+	idle     time.Duration
+	seed     maphash.Seed
+	start    time.Time
+	shards   [limiterShards]limiterShard
+	now      func() time.Time
 }
 
 type limiterShard struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu sync.Mutex
+	// buckets maps a buyer to the nanosecond after start at which their
+	// bucket is full again; at or before now, it is full.
+	buckets map[string]int64
 	swept   time.Time
 }
 
-type bucket struct {
-	lim  *rate.Limiter
-	last time.Time
-}
+// A zero rate never refills; this interval is long enough to say so.
+const neverRefill = int64(1 << 50)
 
 // newLimiter returns nil when perSecond is negative: no limit.
 func newLimiter(perSecond float64, burst int) *limiter {
 	if perSecond < 0 {
 		return nil
 	}
-	l := &limiter{rate: rate.Limit(perSecond), burst: burst, seed: maphash.MakeSeed(), now: time.Now}
+	interval := neverRefill
+	if perSecond > 0 {
+		interval = max(int64(float64(time.Second)/perSecond), 1)
+	}
+	l := &limiter{interval: interval, burst: int64(max(burst, 1)), seed: maphash.MakeSeed(), now: time.Now}
+	l.start = l.now()
 	// The time an empty bucket takes to fill again, plus a margin.
-	l.idle = time.Duration(float64(burst)/perSecond*float64(time.Second)) + time.Second
+	l.idle = time.Duration(min(l.burst*interval, int64(time.Hour))) + time.Second
 	for i := range l.shards {
-		l.shards[i].buckets = make(map[string]*bucket)
+		l.shards[i].buckets = make(map[string]int64)
 	}
 	return l
 }
@@ -55,31 +65,29 @@ func newLimiter(perSecond float64, burst int) *limiter {
 // one is, for Retry-After.
 func (l *limiter) allow(key string) (bool, time.Duration) {
 	now := l.now()
+	at := int64(now.Sub(l.start))
 	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
 	sh.mu.Lock()
-	b, ok := sh.buckets[key]
+	tat, ok := sh.buckets[key]
 	if !ok {
+		tat = at
 		if now.Sub(sh.swept) > l.idle {
-			sh.sweep(now, l.idle)
+			sh.sweep(now, at)
 		}
-		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
-		sh.buckets[key] = b
 	}
-	b.last = now
+	next := max(tat, at) + l.interval
+	if over := next - at - l.burst*l.interval; over > 0 {
+		sh.mu.Unlock()
+		return false, time.Duration(min(over, int64(time.Hour)))
+	}
+	sh.buckets[key] = next
 	sh.mu.Unlock()
-	if b.lim.AllowN(now, 1) {
-		return true, 0
-	}
-	missing := 1 - b.lim.TokensAt(now)
-	if l.rate <= 0 {
-		return false, time.Hour
-	}
-	return false, time.Duration(missing / float64(l.rate) * float64(time.Second))
+	return true, 0
 }
 
-func (sh *limiterShard) sweep(now time.Time, idle time.Duration) {
-	for k, b := range sh.buckets {
-		if now.Sub(b.last) > idle {
+func (sh *limiterShard) sweep(now time.Time, at int64) {
+	for k, tat := range sh.buckets {
+		if tat <= at {
 			delete(sh.buckets, k)
 		}
 	}
