@@ -77,8 +77,8 @@ func analyzeKills(results []result, kills []killWindow, t0 time.Time, connect504
 				a.errIn++
 				continue
 			}
-			a.violate(fmt.Sprintf("%s: transport error (%s) at %s..%s, outside every kill window",
-				r.endpoint, r.errKind, offset(t0, r.started), offset(t0, r.ended)))
+			a.violate(fmt.Sprintf("%s: transport error (%s) at %s..%s, outside every kill window%s",
+				r.endpoint, r.errKind, offset(t0, r.started), offset(t0, r.ended), sinceWindow(kills, r.started)))
 		case r.status == 502 || r.status == 503 || r.status == 504 && connect504:
 			if in >= 0 {
 				switch r.status {
@@ -94,8 +94,8 @@ func analyzeKills(results []result, kills []killWindow, t0 time.Time, connect504
 				}
 				continue
 			}
-			a.violate(fmt.Sprintf("%s: status %d at %s..%s, outside every kill window",
-				r.endpoint, r.status, offset(t0, r.started), offset(t0, r.ended)))
+			a.violate(fmt.Sprintf("%s: status %d at %s..%s, outside every kill window%s",
+				r.endpoint, r.status, offset(t0, r.started), offset(t0, r.ended), sinceWindow(kills, r.started)))
 		case r.status >= 200 && r.status <= 299:
 			a.s2xx++
 			if r.status == 201 {
@@ -116,6 +116,21 @@ func analyzeKills(results []result, kills []killWindow, t0 time.Time, connect504
 		}
 	}
 	return a
+}
+
+// sinceWindow says how long before t the last kill window that had closed by then
+// closed, so that a failure just after a window reads as the kill's tail.
+func sinceWindow(kills []killWindow, t time.Time) string {
+	var last *killWindow
+	for i := range kills {
+		if kills[i].window.end.Before(t) && (last == nil || kills[i].window.end.After(last.window.end)) {
+			last = &kills[i]
+		}
+	}
+	if last == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2fs after kill %d's window closed)", t.Sub(last.window.end).Seconds(), last.n)
 }
 
 func (a *killAnalysis) violate(msg string) {
@@ -187,7 +202,7 @@ func TestAnalyzeKillsToleratesOnly502And503InsideWindows(t *testing.T) {
 	if a.violationCount != 5 {
 		t.Fatalf("%d violations, want 5: %v", a.violationCount, a.violations)
 	}
-	for _, want := range []string{"status 503 at +6.00s", "status 504 at +6.00s", "status 500 at +10.00s", "during kill 2", "transport error (timeout)", "status 429"} {
+	for _, want := range []string{"status 503 at +6.00s..+6.10s, outside every kill window (1.00s after kill 1's window closed)", "status 504 at +6.00s", "status 500 at +10.00s", "during kill 2", "transport error (timeout)", "status 429"} {
 		if !strings.Contains(strings.Join(a.violations, "\n"), want) {
 			t.Errorf("violations lack %q: %v", want, a.violations)
 		}
