@@ -200,6 +200,7 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	v1.Get("/admin/drops/:id/stats", s.adminAuth, s.stats)
 	v1.Get("/admin/drops/:id/issuances", s.adminAuth, s.dropIssuances)
 	v1.Post("/admin/drops/:id/reconcile", s.adminAuth, s.reconcile)
+	v1.Get("/admin/drops/:id/live", s.adminAuth, s.live)
 }
 
 // App returns the Fiber app, e.g. for app.Test in tests.
