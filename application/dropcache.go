@@ -81,6 +81,20 @@ func (c *DropCache) Get(ctx context.Context, id string) (*drop.Drop, error) {
 	return fresh, nil
 }
 
+// Fresh returns the cached drop when its copy is younger than the cache's
+// ttl, and never reads the store: for answers that must not wait on it (a
+// ticketed status poll). The result is shared: do not change it.
+func (c *DropCache) Fresh(id string) (*drop.Drop, bool) {
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.entries[id]
+	c.mu.RUnlock()
+	if !ok || now.Sub(e.fetched) >= c.ttl {
+		return nil, false
+	}
+	return e.d, true
+}
+
 // Put stores a fresh copy of d, e.g. right after this instance changed it.
 func (c *DropCache) Put(d *drop.Drop) {
 	c.mu.Lock()

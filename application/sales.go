@@ -388,6 +388,19 @@ func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, 
 // expired one is ignored. Errors: drop.ErrInvalidID, drop.ErrNotFound,
 // drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
 func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (LineView, error) {
+	polled := false
+	if ticket != "" {
+		// A ticketed poll of a drop this instance holds fresh touches no
+		// store, so it needs no deadline: the profile of ticketed polls put
+		// the deadline's timer at 3% of the server's work.
+		if d, ok := s.drops.Fresh(dropID); ok && d.Queued() {
+			s.opt.Live.Polled(d.ID())
+			polled = true
+			if v, ok := s.ticketed(d, userID, ticket); ok {
+				return v, nil
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
 	defer cancel()
 	d, err := s.drop(ctx, dropID)
@@ -397,14 +410,10 @@ func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (
 	if !d.Queued() {
 		return LineView{}, drop.ErrNotQueued
 	}
-	s.opt.Live.Polled(d.ID())
-	if ticket != "" {
-		now := s.st.Clock.Now()
-		if t, ok := s.tickets.Verify(ticket, d.ID(), userID, now); ok {
-			if v, ok := s.fromSnapshot(d, userID, t, now); ok {
-				if s.opt.OnStatus != nil {
-					s.opt.OnStatus(d.ID(), true)
-				}
+	if !polled {
+		s.opt.Live.Polled(d.ID())
+		if ticket != "" {
+			if v, ok := s.ticketed(d, userID, ticket); ok {
 				return v, nil
 			}
 		}
@@ -420,6 +429,21 @@ func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (
 		return LineView{}, unavailable("read standing", err)
 	}
 	return s.view(ctx, d, userID, st)
+}
+
+// ticketed answers a poll that presented ticket from the line snapshot, when
+// the ticket verifies and the snapshot can tell (see fromSnapshot).
+func (s *Sales) ticketed(d *drop.Drop, userID, ticket string) (LineView, bool) {
+	now := s.st.Clock.Now()
+	t, ok := s.tickets.Verify(ticket, d.ID(), userID, now)
+	if !ok {
+		return LineView{}, false
+	}
+	v, ok := s.fromSnapshot(d, userID, t, ticket, now)
+	if ok && s.opt.OnStatus != nil {
+		s.opt.OnStatus(d.ID(), true)
+	}
+	return v, ok
 }
 
 // LeaveLine takes a waiting buyer out of the line. Errors: drop.ErrInvalidID,
@@ -448,18 +472,22 @@ func (s *Sales) LeaveLine(ctx context.Context, dropID, userID string) error {
 // closed on them), or is in a pre-queue that has not been placed. ok false
 // sends the poll to the store: the buyer was decided, left, or the snapshot
 // is missing, too old or of another incarnation of the line.
-func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, now time.Time) (LineView, bool) {
+// raw is the ticket as presented: when nothing it says has changed (the
+// same position, and more than half its lifetime left) it is handed back
+// instead of a new one, because signing costs more than the rest of the
+// answer; the client keeps the latest ticket either way.
+func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, raw string, now time.Time) (LineView, bool) {
 	if t.PreQueue() {
 		if now.Before(d.OpensAt()) {
 			return LineView{Status: waitline.PreQueue, OpensAt: d.OpensAt(), PollAfter: s.opt.Pacing.PreQueue(d.OpensAt().Sub(now))}, true
 		}
-		snap, ok := s.snaps.get(d.ID())
+		snap, ok := s.snaps.get(d.ID(), now)
 		if ok && !snap.Ready {
 			return LineView{Status: waitline.PreQueue, OpensAt: d.OpensAt(), PollAfter: s.opt.Pacing.Placing()}, true
 		}
 		return LineView{}, false
 	}
-	snap, ok := s.snaps.get(d.ID())
+	snap, ok := s.snaps.get(d.ID(), now)
 	if !ok || snap.Epoch != t.Epoch {
 		return LineView{}, false
 	}
@@ -475,16 +503,23 @@ func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, now
 	if t.Last > 0 && pos > t.Last {
 		pos = t.Last
 	}
+	if pos == t.Last && t.Expires.Sub(now) > s.opt.TicketTTL/2 {
+		v := s.waitingView(d, userID, pos, waitline.Ticket{}, now)
+		v.Ticket = raw
+		return v, true
+	}
 	t.Last = pos
-	return s.waitingView(d, userID, pos, t), true
+	return s.waitingView(d, userID, pos, t, now), true
 }
 
-func (s *Sales) waitingView(d *drop.Drop, userID string, pos int64, t waitline.Ticket) LineView {
+// waitingView is a waiting buyer's answer; a ticket t with a sequence is
+// signed into it, valid from now.
+func (s *Sales) waitingView(d *drop.Drop, userID string, pos int64, t waitline.Ticket, now time.Time) LineView {
 	eta := float64(pos) / float64(max(d.AdmitRate(), 1))
 	v := LineView{Status: waitline.Waiting, Position: pos, Ahead: max(pos-1, 0), ETASeconds: eta,
 		PollAfter: s.opt.Pacing.Waiting(time.Duration(eta * float64(time.Second)))}
 	if t.Seq > 0 {
-		t.Expires = s.st.Clock.Now().Add(s.opt.TicketTTL)
+		t.Expires = now.Add(s.opt.TicketTTL)
 		v.Ticket = s.tickets.Issue(d.ID(), userID, t)
 	}
 	return v
@@ -494,7 +529,7 @@ func (s *Sales) view(ctx context.Context, d *drop.Drop, userID string, st waitli
 	v := LineView{Status: st.Status}
 	switch st.Status {
 	case waitline.Waiting:
-		return s.waitingView(d, userID, st.Position, waitline.Ticket{Epoch: st.Epoch, Seq: st.Seq, Last: st.Position}), nil
+		return s.waitingView(d, userID, st.Position, waitline.Ticket{Epoch: st.Epoch, Seq: st.Seq, Last: st.Position}, s.st.Clock.Now()), nil
 	case waitline.PreQueue:
 		now := s.st.Clock.Now()
 		v.OpensAt = d.OpensAt()

@@ -45,18 +45,17 @@ func newLineSnapshots(line waitline.WaitingLine, clk clock.Clock, timeout time.D
 	return &lineSnapshots{line: line, clock: clk, timeout: timeout, log: log}
 }
 
-// get returns dropID's snapshot when one at most snapshotMaxAge old is held,
-// and starts a refresh when it is older than snapshotFresh (or missing). When
-// ok is false the caller reads the store itself; the refresh it started
-// serves the polls after it.
-func (c *lineSnapshots) get(dropID string) (waitline.Snapshot, bool) {
+// get returns dropID's snapshot when one at most snapshotMaxAge old at now
+// (the caller's reading of the clock) is held, and starts a refresh when it
+// is older than snapshotFresh (or missing). When ok is false the caller reads
+// the store itself; the refresh it started serves the polls after it.
+func (c *lineSnapshots) get(dropID string, now time.Time) (waitline.Snapshot, bool) {
 	v, _ := c.entries.Load(dropID)
 	e, _ := v.(*snapEntry)
 	if e == nil {
 		v, _ = c.entries.LoadOrStore(dropID, &snapEntry{})
 		e = v.(*snapEntry)
 	}
-	now := c.clock.Now()
 	cur := e.val.Load()
 	if cur != nil && now.Sub(cur.at) < snapshotFresh {
 		return cur.snap, true

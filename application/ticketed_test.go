@@ -1,0 +1,83 @@
+package application_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fastdeal/fastdeal/application"
+	"github.com/fastdeal/fastdeal/domain/drop"
+)
+
+// A ticketed poll whose position has not changed hands the presented ticket
+// back instead of signing a new one; once the line moves, the answer carries
+// a new ticket that tells the better position, and that one is honoured.
+func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
+	ctx := context.Background()
+	st := memStores()
+	cache := application.NewDropCache(st.Drops, time.Hour)
+	recon := application.NewReconciler(st, nil)
+	cat := application.NewCatalog(st, cache, recon)
+	var fast atomic.Int64
+	sales := application.NewSales(st, cache, recon, application.SalesOptions{
+		TicketSecret: []byte("ticketed-test-secret"),
+		OnStatus: func(_ string, snapshot bool) {
+			if snapshot {
+				fast.Add(1)
+			}
+		},
+	}, nil)
+	d, err := cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5,
+		Admission: drop.AdmissionQueued, AdmitRate: 10, Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickets := map[string]string{}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		v, _, err := sales.JoinLine(ctx, d.ID(), u)
+		if err != nil || v.Ticket == "" {
+			t.Fatalf("join %s: %+v %v", u, v, err)
+		}
+		tickets[u] = v.Ticket
+	}
+
+	// poll until the snapshot answers (the first polls start its refresh).
+	poll := func(want int64) application.LineView {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			before := fast.Load()
+			v, err := sales.LineStatus(ctx, d.ID(), "u3", tickets["u3"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast.Load() > before && v.Position == want {
+				return v
+			}
+			if v.Ticket != "" {
+				tickets["u3"] = v.Ticket
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no snapshot answer at position %d within 20 s: last %+v", want, v)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	v := poll(3)
+	if v.Ticket != tickets["u3"] {
+		t.Fatalf("same position, new ticket %q; want the presented %q back", v.Ticket, tickets["u3"])
+	}
+	if err := sales.LeaveLine(ctx, d.ID(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	old := tickets["u3"]
+	v = poll(2)
+	if v.Ticket == "" || v.Ticket == old {
+		t.Fatalf("the position went from 3 to 2 and the ticket %q did not change", v.Ticket)
+	}
+	tickets["u3"] = v.Ticket
+	if v := poll(2); v.Ticket != tickets["u3"] {
+		t.Fatalf("the new ticket was not honoured and handed back: %+v", v)
+	}
+}
