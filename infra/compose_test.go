@@ -185,9 +185,10 @@ type service struct {
 	Healthcheck struct {
 		Test []string `yaml:"test"`
 	} `yaml:"healthcheck"`
-	Restart         string `yaml:"restart"`
-	StopGracePeriod string `yaml:"stop_grace_period"`
-	Image           string `yaml:"image"`
+	Restart         string   `yaml:"restart"`
+	StopGracePeriod string   `yaml:"stop_grace_period"`
+	Image           string   `yaml:"image"`
+	Profiles        []string `yaml:"profiles"`
 }
 
 func (s service) commandText() string {
@@ -206,6 +207,9 @@ func (s service) commandText() string {
 
 type compose struct {
 	Services map[string]service `yaml:"services"`
+	// Optional: services in a compose profile (observability), which the default `up`
+	// does not start; they are not STACK_COMPONENTS and are checked by their own tests.
+	Optional map[string]service `yaml:"-"`
 	// refs: every variable the file interpolates.
 	refs map[string]bool
 }
@@ -266,6 +270,13 @@ func loadCompose(t *testing.T, s map[string]string) compose {
 		t.Fatalf("decode interpolated docker-compose.yml: %v", err)
 	}
 	c.refs = refs
+	c.Optional = map[string]service{}
+	for name, svc := range c.Services {
+		if len(svc.Profiles) > 0 {
+			c.Optional[name] = svc
+			delete(c.Services, name)
+		}
+	}
 	return c
 }
 
