@@ -299,24 +299,23 @@ func (s *Sales) persist(ctx context.Context, iss issuance.Issuance, key string) 
 // settleFailedRecord decides what to do with a claimed unit whose Record
 // failed, and reports whether the unit is durable after all. A conflict, or
 // a write the ledger says it did not make, means the unit is not durable: it
-// is given back. When the ledger cannot tell (ErrOutcomeUnknown) it is asked
-// once more; if it still cannot answer, the unit stays held (the reconciler
-// persists it later) rather than be given back while it may be durable,
-// since a unit sold twice is worse than a buyer who heard 503 and later
-// finds the unit among their issuances.
+// is given back. When the ledger cannot tell (ErrOutcomeUnknown: the write
+// reached the database and could not be shown stopped, so it may still
+// commit), the unit is looked up once; if it is not durable yet it stays held
+// all the same (the reconciler persists it later) rather than be given back
+// while it may become durable, since a unit sold twice is worse than a buyer
+// who heard 503 and later finds the unit among their issuances.
 func settleFailedRecord(ctx context.Context, st Stores, log *zap.Logger, iss issuance.Issuance, key string, recErr error, timeout time.Duration) bool {
 	cctx, cancel := detached(ctx, timeout)
 	defer cancel()
 	if errors.Is(recErr, issuance.ErrOutcomeUnknown) {
 		got, err := st.Ledger.Get(cctx, iss.ID)
-		switch {
-		case err == nil && got.ID == iss.ID:
+		if err == nil && got.ID == iss.ID {
 			return true
-		case !errors.Is(err, issuance.ErrNotFound):
-			log.Warn("record failed and the ledger cannot say whether it is durable; keeping the unit held for the reconciler",
-				zap.String("drop", iss.DropID), zap.String("issuance", iss.ID), zap.NamedError("record_error", recErr), zap.Error(err))
-			return false
 		}
+		log.Warn("record failed and the ledger cannot say whether it will be durable; keeping the unit held for the reconciler",
+			zap.String("drop", iss.DropID), zap.String("issuance", iss.ID), zap.NamedError("record_error", recErr), zap.Error(err))
+		return false
 	}
 	if err := st.Inventory.Release(cctx, iss, key); err != nil {
 		// The reconciler finds the orphan holder record later and settles it.

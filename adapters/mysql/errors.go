@@ -30,6 +30,7 @@ const (
 	erStatementTimeout  = 3024
 	erMariaStmtTimeout  = 1969
 	erClientIdleTimeout = 4031 // MySQL 8: server closed an idle session
+	erNoSuchThread      = 1094 // KILL of a thread that has ended
 )
 
 // errUnavailable is the sentinel for stores without their own: drop has no

@@ -348,21 +348,29 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 	defer cancel()
 	found, sent, err := l.writeBatch(ctx, live)
 	if err != nil && sent {
-		// The INSERT may have committed before the failure: ask again on a
-		// fresh deadline, so each waiter hears "written" or "not written"
-		// rather than a guess.
+		// The INSERT reached the server and the client gave up on it: the
+		// server may still be running it and commit after a read-back has
+		// found nothing. Stop it first, then read back on a fresh deadline,
+		// so each waiter hears "written" or "not written" rather than a
+		// guess; if the statement cannot be shown stopped, the outcome stays
+		// unknown.
+		// The window is the batch minimum: a batch answers within Timeout +
+		// Timeout/4 of its requests' queueing, the time the reconciler waits
+		// before it treats a held unit as settled.
 		rctx, rcancel := context.WithTimeout(context.Background(), l.minBatchWindow())
-		if got, rerr := l.readBack(rctx, batchIDs(live)); rerr == nil {
-			for _, r := range live {
-				if _, ok := got[r.iss.ID]; ok {
-					r.done <- outcome(r.iss, got)
-				} else {
-					r.done <- unavailablef("not written: batch of %d: %w", len(live), err)
+		if serr := l.stopStatement(rctx, live[0].iss.ID); serr == nil {
+			if got, rerr := l.readBack(rctx, batchIDs(live)); rerr == nil {
+				for _, r := range live {
+					if _, ok := got[r.iss.ID]; ok {
+						r.done <- outcome(r.iss, got)
+					} else {
+						r.done <- unavailablef("not written: batch of %d: %w", len(live), err)
+					}
 				}
+				rcancel()
+				l.failed.Add(1)
+				return time.Now()
 			}
-			rcancel()
-			l.failed.Add(1)
-			return time.Now()
 		}
 		rcancel()
 	}
@@ -494,6 +502,40 @@ func (l *Ledger) tryBatch(ctx context.Context, rows []issuanceRow, ids []string)
 	}
 	got, err := readBack(ctx, conn, ids)
 	return got, true, err
+}
+
+// stopStatement makes sure no statement naming id (the batch's INSERT) still
+// runs on the server. A client whose deadline passed drops its connection,
+// but MySQL and MariaDB go on running the statement until it ends, and an
+// INSERT waiting on a row lock commits when the lock is released: without
+// this, a read-back could find nothing, the caller would give the unit back,
+// and the INSERT would then commit it (seen under SIGKILLs through nginx).
+// It kills every such thread and waits until none is left; an error means
+// it could not be shown stopped.
+func (l *Ledger) stopStatement(ctx context.Context, id string) error {
+	for {
+		var threads []int64
+		if err := l.db.NewSelect().TableExpr("information_schema.PROCESSLIST").Column("ID").
+			Where("ID <> CONNECTION_ID()").Where("LOCATE(?, INFO) > 0", id).
+			Scan(ctx, &threads); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if len(threads) == 0 {
+			return nil
+		}
+		for _, th := range threads {
+			// A connection kill rolls back its statement; the client side of
+			// it is gone already, or the thread ended meanwhile.
+			if _, err := l.db.ExecContext(ctx, "KILL ?", th); err != nil && mysqlErrNumber(err) != erNoSuchThread {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func (l *Ledger) readBack(ctx context.Context, ids []string) (map[string]issuanceRow, error) {

@@ -19,7 +19,8 @@ var (
 	// ErrUnavailable: the store cannot be reached; nothing was recorded.
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrOutcomeUnknown: the store failed after the issuance was sent, and
-	// could not be asked afterwards whether it was kept; it may be durable.
+	// could not be shown afterwards whether it was kept; it may be durable,
+	// or become durable later, so the unit must not be given back.
 	// It matches ErrUnavailable with errors.Is.
 	ErrOutcomeUnknown = fmt.Errorf("outcome unknown: %w", ErrUnavailable)
 )
