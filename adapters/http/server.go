@@ -180,6 +180,8 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 		app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	}
 
+	s.pageRoutes(app)
+
 	v1 := app.Group("/v1")
 	v1.Get("/openapi.json", s.openAPI())
 	v1.Get("/drops", s.listDrops)
