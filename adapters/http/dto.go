@@ -96,12 +96,6 @@ type PassJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// SeatJSON is one seat of a seated drop.
-type SeatJSON struct {
-	Label string `json:"label"`
-	Taken bool   `json:"taken"`
-}
-
 // StatsJSON is a drop's counters for operators.
 type StatsJSON struct {
 	Issued            int64 `json:"issued"`
