@@ -37,7 +37,17 @@ const (
 // Ticketer signs and checks tickets with one secret, which every instance of
 // a deployment shares. Safe for concurrent use.
 type Ticketer struct {
-	pool sync.Pool
+	pool sync.Pool // of *macState
+}
+
+// macState is a keyed HMAC with the scratch space of one signature: the
+// signed bytes are gathered in msg and written at once, because every
+// []byte(string) handed to the hash.Hash interface, and the sum it returns,
+// would otherwise be allocated on each poll.
+type macState struct {
+	h   hash.Hash
+	msg []byte
+	sum [sha256.Size]byte
 }
 
 // NewTicketer returns a Ticketer keyed with secret (at least 16 bytes is wise;
@@ -45,22 +55,23 @@ type Ticketer struct {
 func NewTicketer(secret []byte) *Ticketer {
 	key := append([]byte(nil), secret...)
 	t := &Ticketer{}
-	t.pool.New = func() any { return hmac.New(sha256.New, key) }
+	t.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return t
 }
 
-func (t *Ticketer) mac(body []byte, dropID, userID string) []byte {
-	h := t.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(body)
-	h.Write([]byte{0})
-	h.Write([]byte(dropID))
-	h.Write([]byte{0})
-	h.Write([]byte(userID))
-	var out [sha256.Size]byte
-	sum := h.Sum(out[:0])
-	t.pool.Put(h)
-	return sum[:ticketMACLen]
+// appendMAC appends the signature of body for userID in dropID to dst.
+func (t *Ticketer) appendMAC(dst, body []byte, dropID, userID string) []byte {
+	st := t.pool.Get().(*macState)
+	st.msg = append(st.msg[:0], body...)
+	st.msg = append(st.msg, 0)
+	st.msg = append(st.msg, dropID...)
+	st.msg = append(st.msg, 0)
+	st.msg = append(st.msg, userID...)
+	st.h.Reset()
+	st.h.Write(st.msg)
+	dst = append(dst, st.h.Sum(st.sum[:0])[:ticketMACLen]...)
+	t.pool.Put(st)
+	return dst
 }
 
 // Issue encodes and signs tk for userID in dropID. An epoch longer than 32
@@ -77,7 +88,7 @@ func (t *Ticketer) Issue(dropID, userID string, tk Ticket) string {
 	b = binary.AppendUvarint(b, uint64(max(tk.Last, 0)))
 	b = append(b, byte(len(epoch)))
 	b = append(b, epoch...)
-	b = append(b, t.mac(b, dropID, userID)...)
+	b = t.appendMAC(b, b, dropID, userID)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -88,13 +99,15 @@ func (t *Ticketer) Verify(s, dropID, userID string, now time.Time) (Ticket, bool
 	if s == "" || len(s) > MaxTicketLen {
 		return Ticket{}, false
 	}
-	var buf [MaxTicketLen]byte
-	n, err := base64.RawURLEncoding.Decode(buf[:], []byte(s))
+	// Copied, not converted: a conversion of a ticket's length is allocated.
+	var src, buf [MaxTicketLen]byte
+	n, err := base64.RawURLEncoding.Decode(buf[:], src[:copy(src[:], s)])
 	if err != nil || n < 1+4+1+1+1+ticketMACLen || buf[0] != ticketVersion {
 		return Ticket{}, false
 	}
 	body, sig := buf[:n-ticketMACLen], buf[n-ticketMACLen:n]
-	if subtle.ConstantTimeCompare(t.mac(body, dropID, userID), sig) != 1 {
+	var want [ticketMACLen]byte
+	if subtle.ConstantTimeCompare(t.appendMAC(want[:0], body, dropID, userID), sig) != 1 {
 		return Ticket{}, false
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint32(body[1:5])), 0)
