@@ -68,6 +68,7 @@ async function loadDrops() {
 
 function renderSide() {
   const cur = location.hash;
+  if (!dropsCache.length) { side.replaceChildren(h('li', { class: 'muted small' }, 'No drops yet.')); return; }
   side.replaceChildren(...dropsCache.map((d) => h('li', {}, h('a', {
     href: `#/drop/${d.id}`, 'aria-current': cur === `#/drop/${d.id}` ? 'page' : null,
   }, d.name, h('span', { class: 'sub' }, `${d.status} · ${d.kind} · ${d.admission}${d.paused ? ' · paused' : ''}`)))));
