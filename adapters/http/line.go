@@ -55,9 +55,13 @@ func appendWaiting(b []byte, v application.LineView) []byte {
 
 func sendLine(c *fiber.Ctx, v application.LineView) error {
 	if v.Status == waitline.Waiting || v.Status == waitline.PreQueue {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		// SetBody copies, so the buffer stays on the stack (c.Send keeps the
+		// slice, which moved it to the heap on every answer), and the content
+		// type is set without the generic header path's normalising.
+		c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 		var buf [256]byte
-		return c.Send(appendWaiting(buf[:0], v))
+		c.Response().SetBody(appendWaiting(buf[:0], v))
+		return nil
 	}
 	out := lineAnswer{Status: string(v.Status)}
 	if v.Status == waitline.Admitted && v.Pass != nil {
