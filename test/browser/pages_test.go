@@ -277,3 +277,29 @@ func TestPhoneWidth(t *testing.T) {
 	noOverflow(t, ctx, "live view")
 	checkA11y(t, ctx, "live view at 360 px")
 }
+
+// TestAdmittedBuyerPicksASeatWithinThePass: in a seated queued drop the
+// buyer's turn brings the seat map with the pass's own countdown, and a seat
+// picked in time is issued.
+func TestAdmittedBuyerPicksASeatWithinThePass(t *testing.T) {
+	s := newServer(t)
+	var seats []string
+	for n := 1; n <= 16; n++ {
+		seats = append(seats, fmt.Sprintf("F-%d", n))
+	}
+	d := s.createDrop(map[string]any{"name": "Stadium tour", "kind": "seated", "region": "eu-west", "venue": "Stadium",
+		"seats": seats, "admission": "queued", "admit_rate": 5, "pass_ttl_seconds": 120, "max_active": 2})
+	ctx := browser(t)
+	run(t, ctx, "turn comes", chromedp.Navigate(s.base+"/#/drop/"+d.ID),
+		chromedp.WaitVisible("#room[data-state=admitted] #pass-left", chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-seat="F-7"]`, chromedp.ByQuery))
+	if left := text(t, ctx, "#pass-left"); !strings.HasPrefix(left, "1:") && !strings.HasPrefix(left, "2:") {
+		t.Fatalf("pass countdown %q, want about two minutes", left)
+	}
+	run(t, ctx, "pick", chromedp.Click(`[data-seat="F-7"]`, chromedp.ByQuery))
+	shot(t, ctx, "admitted")
+	checkA11y(t, ctx, "admitted seat map")
+	run(t, ctx, "claim", chromedp.Click("#claim-seat", chromedp.ByID),
+		chromedp.WaitVisible("#room[data-state=issued] #issued-code", chromedp.ByQuery))
+	shot(t, ctx, "issued")
+}
