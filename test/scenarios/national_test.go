@@ -3,12 +3,8 @@
 package scenarios
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/fastdeal/fastdeal/bootstrap"
-	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 // TestNationalScale replays SCENARIOS.md's national-scale coupon-rush,
@@ -18,20 +14,7 @@ import (
 // the race detector (which slows every request several times over) under
 // the build tag national, after the race-enabled suite.
 func TestNationalScale(t *testing.T) {
-	dsn, redisAddr := testenv.FreshDatabase(t, "fdnation"), testenv.RedisAddr()
-	testenv.ClearFastdealEnv(t)
-	t.Setenv("FASTDEAL_MYSQL_DSN", dsn)
-	t.Setenv("FASTDEAL_REDIS_ADDR", redisAddr)
-	cfg, err := bootstrap.EmbeddedConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := bootstrap.Migrate(ctx, cfg, "up"); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	e := start(t, cfg)
+	e, dsn := startFullProfile(t, "fdnation")
 	c := couponRush()
 	c.Users = 50_000
 	c.Stock = 5_000

@@ -96,7 +96,16 @@ func TestEmbedded(t *testing.T) {
 }
 
 func TestFullProfile(t *testing.T) {
-	dsn, redisAddr := testenv.FreshDatabase(t, "fdscen"), testenv.RedisAddr()
+	e, dsn := startFullProfile(t, "fdscen")
+	t.Run("concert-spike", func(t *testing.T) { run(t, e, concertSpike(), dsn) })
+	t.Run("coupon-rush", func(t *testing.T) { run(t, e, couponRush(), dsn) })
+}
+
+// startFullProfile starts a server on MySQL (a fresh, migrated database
+// named after prefix) and Redis, and returns it with its DSN.
+func startFullProfile(t *testing.T, prefix string) (*bootstrap.Embedded, string) {
+	t.Helper()
+	dsn, redisAddr := testenv.FreshDatabase(t, prefix), testenv.RedisAddr()
 	testenv.ClearFastdealEnv(t)
 	t.Setenv("FASTDEAL_MYSQL_DSN", dsn)
 	t.Setenv("FASTDEAL_REDIS_ADDR", redisAddr)
@@ -109,7 +118,5 @@ func TestFullProfile(t *testing.T) {
 	if _, err := bootstrap.Migrate(ctx, cfg, "up"); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	e := start(t, cfg)
-	t.Run("concert-spike", func(t *testing.T) { run(t, e, concertSpike(), dsn) })
-	t.Run("coupon-rush", func(t *testing.T) { run(t, e, couponRush(), dsn) })
+	return start(t, cfg), dsn
 }
