@@ -3,7 +3,7 @@ package memory_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testenv.VerifyTestMain(m) }

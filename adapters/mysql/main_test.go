@@ -12,9 +12,9 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/uptrace/bun"
-	"go.uber.org/goleak"
 
 	"github.com/fastdeal/fastdeal/domain/clock"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 const defaultTestDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		_ = shared.db.Close()
 	}
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := testenv.FindLeaks(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-	"go.uber.org/goleak"
 
 	"github.com/fastdeal/fastdeal/domain/clock"
 	"github.com/fastdeal/fastdeal/domain/drop"
 	"github.com/fastdeal/fastdeal/domain/issuance"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 var ids clock.RandomIDs
@@ -109,4 +109,4 @@ func contextWithTimeout() (context.Context, context.CancelFunc) {
 func isNil(err error) bool { return rueidis.IsRedisNil(err) }
 
 // TestMain checks that closing a client stops every goroutine it started.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testenv.VerifyTestMain(m) }

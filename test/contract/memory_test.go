@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/fastdeal/fastdeal/adapters/memory"
 	"github.com/fastdeal/fastdeal/domain/drop"
 	"github.com/fastdeal/fastdeal/domain/inventory"
@@ -14,9 +12,10 @@ import (
 	"github.com/fastdeal/fastdeal/domain/lease"
 	"github.com/fastdeal/fastdeal/domain/waitline"
 	"github.com/fastdeal/fastdeal/test/contract"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testenv.VerifyTestMain(m) }
 
 // The memory adapters are shared across subtests, as a real store would be,
 // so the suites also prove they keep drops apart.

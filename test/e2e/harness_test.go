@@ -24,6 +24,7 @@ import (
 	httpapi "github.com/fastdeal/fastdeal/adapters/http"
 	"github.com/fastdeal/fastdeal/adapters/memory"
 	"github.com/fastdeal/fastdeal/application"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	goleak.VerifyTestMain(m,
+	testenv.VerifyTestMain(m,
 		// fasthttp refreshes its cached Date header from one process-wide
 		// goroutine it starts on first use and never stops.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
@@ -99,7 +100,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	s := &stack{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, reg: reg}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		tr.CloseIdleConnections()
 		if err := srv.Shutdown(ctx); err != nil {

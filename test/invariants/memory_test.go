@@ -5,11 +5,10 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/fastdeal/fastdeal/adapters/memory"
 	"github.com/fastdeal/fastdeal/application"
 	"github.com/fastdeal/fastdeal/domain/clock"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -20,7 +19,7 @@ func TestMain(m *testing.M) {
 		_ = db.Close()
 	}
 	if code == 0 {
-		if err := goleak.Find(leakOptions()...); err != nil {
+		if err := testenv.FindLeaks(leakOptions()...); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 // benchServerEnv makes the test binary serve canned claim answers instead of
@@ -41,7 +43,7 @@ func TestMain(m *testing.M) {
 		// fasthttp's idle-connection cleaner outlives a client by up to its idle
 		// timeout, and its dialer's DNS cache cleaner lives for the process, by
 		// design; everything else this package starts must be gone.
-		if err := goleak.Find(
+		if err := testenv.FindLeaks(
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
 		); err != nil {
