@@ -37,16 +37,21 @@ func TestDropCacheRefreshesOnceAndFollowsChanges(t *testing.T) {
 	if err := repo.Create(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	// The ttl is long next to how long 500 goroutines take to start under
-	// -race, so the refreshed entry stays fresh while they run.
+	// The cache's clock stands still but for the step below: a sleep past the
+	// ttl, or 500 goroutines starting slowly on a busy machine, could carry
+	// the entry past the stale-but-servable window or age the refreshed copy
+	// (and so read the store twice) whatever the cache does.
+	var clockNanos atomic.Int64
+	clockNanos.Store(time.Now().UnixNano())
 	cache := application.NewDropCache(repo, time.Second)
+	application.SetDropCacheClock(cache, func() time.Time { return time.Unix(0, clockNanos.Load()) })
 	if _, err := cache.Get(ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.Update(ctx, "c1", func(d *drop.Drop) error { return d.SetAdmitRate(777) }); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // stale, not yet too stale to serve
+	clockNanos.Add(int64(1100 * time.Millisecond)) // stale, not yet too stale to serve
 	before := repo.gets.Load()
 	var wg sync.WaitGroup
 	start := make(chan struct{})

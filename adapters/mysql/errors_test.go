@@ -85,7 +85,9 @@ func TestErrorsWhenServerRefuses(t *testing.T) {
 	check("Ledger.Get", err, issuance.ErrUnavailable)
 	check("Ledger.Record", l.Record(ctx, candidateN(d.ID(), uid("u"), "", 1)), issuance.ErrUnavailable)
 	check("CheckMigrated", CheckMigrated(ctx, db), issuance.ErrUnavailable)
-	if el := time.Since(start); el > 3*time.Second {
+	// What this catches is waiting on a refused server (for ctxT's 60s), not
+	// speed: the bound leaves a busy machine room for ten refused calls.
+	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("refused connections took %s to report", el)
 	}
 }
@@ -104,7 +106,7 @@ func TestErrorsFromServer(t *testing.T) {
 	if _, err := drops.Get(ctx, uid("missing")); !errors.Is(err, drop.ErrNotFound) {
 		t.Fatalf("Get(missing) = %v, want drop.ErrNotFound", err)
 	}
-	l := NewLedger(db, LedgerOptions{})
+	l := NewLedger(db, LedgerOptions{Timeout: 30 * time.Second}) // about answers, not speed
 	defer l.Close(ctx)
 	if _, err := l.Get(ctx, uid("missing")); !errors.Is(err, issuance.ErrNotFound) {
 		t.Fatalf("Ledger.Get(missing) = %v, want issuance.ErrNotFound", err)

@@ -293,11 +293,14 @@ func TestLedgerCallerContext(t *testing.T) {
 // machine answered 256 claims "unavailable" at once.
 func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 	db := testDB(t)
-	// The lock is held 1.5s, far past the hurried caller's 100ms and past a
-	// batch's own minimum window (Timeout/4 = 1s), so only a batch that ends
-	// by its most patient caller's deadline (4s) commits; that leaves a busy
-	// machine 2.5s to roll back and commit.
-	l := newTestLedger(t, LedgerOptions{Timeout: 4 * time.Second, MaxWait: 50 * time.Millisecond, Writers: 1})
+	// The batch is these two records however far apart a busy machine
+	// queues them (MaxBatch 2, MaxWait far longer than that). The lock is
+	// held past the hurried caller's deadline and past a batch's own minimum
+	// window (Timeout/4 = 2s), both decided by cause below, so only a batch
+	// that ends by its most patient caller's deadline (8s) commits; that
+	// leaves a busy machine over 5s to roll back and commit.
+	const timeout = 8 * time.Second
+	l := newTestLedger(t, LedgerOptions{Timeout: timeout, MaxWait: 5 * time.Second, MaxBatch: 2, Writers: 1})
 	ctx := ctxT(t)
 	dropID := uid("d")
 	locked := candidateN(dropID, uid("u"), "", 1)
@@ -311,18 +314,21 @@ func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 		locked.ID, dropID, uid("other")); err != nil {
 		t.Fatal(err)
 	}
+	// The hurried caller's second leaves the writer ample time to take its
+	// record on a busy machine (an untaken one is abandoned, rightly).
+	start := time.Now()
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	defer cancelShort()
 	go func() {
-		time.Sleep(1500 * time.Millisecond)
+		<-short.Done()
+		time.Sleep(time.Until(start.Add(timeout/4 + 500*time.Millisecond)))
 		_ = tx.Rollback()
 	}()
 	hurried := candidateN(dropID, uid("u"), "", 1)
 	errs := make([]error, 2)
-	start := time.Now()
 	defer func() { t.Logf("took %s, stats %+v", time.Since(start), l.Stats()) }()
 	release(2, func(i int) {
 		if i == 0 {
-			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-			defer cancel()
 			errs[0] = l.Record(short, hurried)
 			return
 		}

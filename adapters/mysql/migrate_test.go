@@ -132,7 +132,8 @@ func TestCheckMigratedUnreachable(t *testing.T) {
 	if err == nil || errors.Is(err, ErrNotMigrated) {
 		t.Fatalf("CheckMigrated with the server gone = %v, want a connection error, not a schema verdict", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	// A hang would last until ctxT's 60s; the bound is for that, not speed.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %s to notice the server is gone", d)
 	}
 }

@@ -17,10 +17,12 @@ func TestLease(t *testing.T) {
 	if h, err := l.Holder(ctx, name); err != nil || h != "" {
 		t.Fatalf("Holder of a free lease = %q, %v", h, err)
 	}
-	if ok, err := l.Acquire(ctx, name, "a", time.Second); err != nil || !ok {
+	// Ten seconds: a's term must outlast a busy machine's pause before b's
+	// try, and still be far below the minute the renewal sets.
+	if ok, err := l.Acquire(ctx, name, "a", 10*time.Second); err != nil || !ok {
 		t.Fatalf("Acquire(a) = %v, %v; want true", ok, err)
 	}
-	if ok, err := l.Acquire(ctx, name, "b", time.Second); err != nil || ok {
+	if ok, err := l.Acquire(ctx, name, "b", 10*time.Second); err != nil || ok {
 		t.Fatalf("Acquire(b) while a holds = %v, %v; want false", ok, err)
 	}
 	// Renewal by the holder extends the lease.
@@ -43,7 +45,7 @@ func TestLease(t *testing.T) {
 		t.Fatalf("Acquire(b) after release = %v, %v; want true", ok, err)
 	}
 	// A holder that stops renewing loses the lease by itself.
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		h, err := l.Holder(ctx, name)
 		if err != nil {

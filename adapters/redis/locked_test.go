@@ -118,7 +118,9 @@ func TestLockedInventoryRespectsCancellation(t *testing.T) {
 	if !errors.Is(err, inventory.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Claim with an expiring context: err = %v, want ErrUnavailable and DeadlineExceeded", err)
 	}
-	if waited := time.Since(start); waited > time.Second {
+	// The lock wait is a minute: the bound catches ignoring the context,
+	// with room for a busy machine.
+	if waited := time.Since(start); waited > 10*time.Second {
 		t.Fatalf("Claim waited %v after its context ended", waited)
 	}
 }
@@ -128,7 +130,9 @@ func TestLockedInventoryRespectsCancellation(t *testing.T) {
 // retries, so every one of them gets an answer.
 func TestLockedInventoryUnderASpike(t *testing.T) {
 	c := testClient(t)
-	li := NewLockedInventory(c, NewInventory(c), LockOptions{Wait: 30 * time.Second})
+	// The last of a thousand queued claimers waits for all the others: the
+	// wait is generous so the test proves every one is answered, not speed.
+	li := NewLockedInventory(c, NewInventory(c), LockOptions{Wait: 2 * time.Minute})
 	d := generalDrop(t, c, 100, 1)
 	if err := li.Load(t.Context(), d); err != nil {
 		t.Fatalf("Load: %v", err)
