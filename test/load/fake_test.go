@@ -55,6 +55,11 @@ type fakeDrop struct {
 	admitRate           float64
 	paused              bool
 	opened              time.Time
+	// firstJoin is when the first buyer joined: admission credit starts no
+	// earlier, so the time a busy machine takes between creating the drop
+	// and the first arrival does not bank credit that admits the crowd on
+	// arrival (and leaves nobody waiting for the tests that need a line).
+	firstJoin time.Time
 
 	seats     map[string]string // label -> holder
 	issuances []apiIssuance
@@ -296,7 +301,11 @@ func (d *fakeDrop) advance(f *fakeServer) {
 	if !d.placed && !f.prequeueLate {
 		d.place(f)
 	}
-	allowed := int(time.Since(d.opened).Seconds() * d.admitRate)
+	from := d.opened
+	if d.firstJoin.After(from) {
+		from = d.firstJoin
+	}
+	allowed := int(time.Since(from).Seconds() * d.admitRate)
 	for d.credit < allowed && len(d.issuances) < d.stock {
 		e := d.nextWaiting(lifo)
 		if e == nil {
@@ -395,6 +404,9 @@ func (f *fakeServer) join(w http.ResponseWriter, _ *http.Request, d *fakeDrop, u
 	if e, ok := d.entries[user]; ok {
 		writeJSON(w, 200, d.view(f, user, e, ""))
 		return
+	}
+	if d.firstJoin.IsZero() {
+		d.firstJoin = time.Now()
 	}
 	if time.Now().Before(d.opened) {
 		if !d.prequeue {

@@ -92,11 +92,14 @@ func TestOnResultCouponRushEndpoints(t *testing.T) {
 // with its error and the kind the report counts it under.
 func TestOnResultTransportError(t *testing.T) {
 	f, srv := newFake(t)
-	f.stall = 300 * time.Millisecond
+	// Buyer requests stall three times the timeout; the timeout is long
+	// enough that the unstalled admin calls around them (create, audit)
+	// answer in time on a busy machine.
+	f.stall = 3 * time.Second
 	var log resultLog
 	cfg := smallConcert(srv.URL)
 	cfg.Stock, cfg.Stages, cfg.Speed = 5, []Stage{{time.Second, 10}}, 1
-	cfg.Timeout = 50 * time.Millisecond
+	cfg.Timeout = time.Second
 	cfg.OnResult = log.add
 	rep, _ := Run(runCtx(t), cfg)
 	if rep == nil {

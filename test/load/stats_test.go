@@ -153,10 +153,14 @@ func TestClientErrorKinds(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 
+	// Slow: a server that answers only when the test ends, so the timeout
+	// case does not depend on how long a busy machine takes.
+	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(300 * time.Millisecond)
+		<-release
 	}))
 	defer slow.Close()
+	defer close(release)
 
 	// Reset: a server that reads the request and hangs up without answering.
 	hang, err := net.Listen("tcp", "127.0.0.1:0")
@@ -179,15 +183,18 @@ func TestClientErrorKinds(t *testing.T) {
 		}
 	}()
 
+	// Only the timeout case has a short timeout: refusal and reset must be
+	// seen as such even when a busy machine is slow to deliver them.
 	for _, c := range []struct {
-		url  string
-		want errKind
+		url     string
+		timeout time.Duration
+		want    errKind
 	}{
-		{closed, errRefused},
-		{slow.URL, errTimeout},
-		{"http://" + hang.Addr().String(), errReset},
+		{closed, 30 * time.Second, errRefused},
+		{slow.URL, 100 * time.Millisecond, errTimeout},
+		{"http://" + hang.Addr().String(), 30 * time.Second, errReset},
 	} {
-		cl, err := newClient(c.url, "", 100*time.Millisecond, 4)
+		cl, err := newClient(c.url, "", c.timeout, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
