@@ -212,7 +212,9 @@ func TestShutdownClosesIdleConnections(t *testing.T) {
 		t.Fatalf("healthz over a raw connection: %q %v", buf[:n], err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Waiting on the idle connection would take the 60s idle timeout; the
+	// bound catches that with room for a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -221,7 +223,7 @@ func TestShutdownClosesIdleConnections(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Fatalf("shutdown took %v", d)
 	}
 }

@@ -40,9 +40,10 @@ func testCrash(t *testing.T, inventory string) {
 	load.start(64)
 	const wantIssued = 600
 	began := time.Now()
-	if !eventually(30*time.Second, 10*time.Millisecond, func() bool { return load.issued.Load() >= wantIssued || !srv.running() }) {
+	// Liveness, not speed: a loaded machine may take a while to sell 600.
+	if !eventually(2*time.Minute, 10*time.Millisecond, func() bool { return load.issued.Load() >= wantIssued || !srv.running() }) {
 		load.halt()
-		srv.failf(t, "only %d claims answered 201 in 30s (want %d before the kill); outcomes: %s", load.issued.Load(), wantIssued, load.summary())
+		srv.failf(t, "only %d claims answered 201 in 2m (want %d before the kill); outcomes: %s", load.issued.Load(), wantIssued, load.summary())
 	}
 	if !srv.running() {
 		load.halt()
@@ -88,9 +89,9 @@ func testCrash(t *testing.T, inventory string) {
 		claimTarget{spec: seated, users: 3000, prefix: "s2"})
 	burst.start(32)
 	before := burst.issued.Load()
-	if !eventually(20*time.Second, 10*time.Millisecond, func() bool { return burst.issued.Load() >= before+100 }) {
+	if !eventually(time.Minute, 10*time.Millisecond, func() bool { return burst.issued.Load() >= before+100 }) {
 		burst.halt()
-		restarted.failf(t, "restarted server answered only %d claims 201 in 20s; outcomes: %s", burst.issued.Load(), burst.summary())
+		restarted.failf(t, "restarted server answered only %d claims 201 in a minute; outcomes: %s", burst.issued.Load(), burst.summary())
 	}
 	took, err := restarted.terminate(t, 15*time.Second)
 	burst.halt()

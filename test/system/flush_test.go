@@ -60,9 +60,10 @@ func testFlush(t *testing.T, c flushCase) {
 	load.start(48)
 	var flushedAt time.Time
 	for k, at := range c.flushAt {
-		if !eventually(60*time.Second, 20*time.Millisecond, func() bool { return srv.stats(t, gen.ID).Issued >= int64(at) }) {
+		// Liveness, not speed: generous for a loaded machine.
+		if !eventually(3*time.Minute, 20*time.Millisecond, func() bool { return srv.stats(t, gen.ID).Issued >= int64(at) }) {
 			load.halt()
-			srv.failf(t, "general drop did not reach %d issued in 60s; outcomes: %s", at, load.summary())
+			srv.failf(t, "general drop did not reach %d issued in 3m; outcomes: %s", at, load.summary())
 		}
 		if c.idle {
 			load.halt()
@@ -97,7 +98,7 @@ func testFlush(t *testing.T, c flushCase) {
 	// holds cannot be sold, and stays so until a reconcile.
 	lastIssued, lastProgress := load.issued.Load(), time.Now()
 	soldOut, stalled := false, false
-	if !eventually(45*time.Second, 100*time.Millisecond, func() bool {
+	if !eventually(3*time.Minute, 100*time.Millisecond, func() bool {
 		if n := load.issued.Load(); n != lastIssued {
 			lastIssued, lastProgress = n, time.Now()
 		}
@@ -111,7 +112,7 @@ func testFlush(t *testing.T, c flushCase) {
 		return soldOut || stalled
 	}) {
 		load.halt()
-		srv.failf(t, "drops neither sold out nor stalled 45s after the flush; outcomes: %s", load.summary())
+		srv.failf(t, "drops neither sold out nor stalled 3m after the flush; outcomes: %s", load.summary())
 	}
 	// Claims against sold-out drops must not find a unit anywhere either.
 	time.Sleep(300 * time.Millisecond)

@@ -43,7 +43,7 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 		spec := dropSpec{ID: "line-one", Stock: 300, Admission: "queued", AdmitRate: 100}
 		a.createDrop(t, spec)
 		joins := joinLine(t, both, spec.ID, "one", 600)
-		decided := awaitDecisions(t, both, spec.ID, joins, 60*time.Second)
+		decided := awaitDecisions(t, both, spec.ID, joins, 2*time.Minute)
 		checkLineOutcome(t, a, db, spec, joins, decided)
 	})
 	if t.Failed() {
@@ -57,7 +57,7 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 
 		// Kill whichever instance admits, once it is well into the line.
 		var holder *server
-		if !eventually(20*time.Second, 50*time.Millisecond, func() bool {
+		if !eventually(60*time.Second, 50*time.Millisecond, func() bool {
 			if a.stats(t, spec.ID).Issued < 40 {
 				return false
 			}
@@ -69,7 +69,7 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 			}
 			return false
 		}) {
-			a.failf(t, "no instance reported holding the lease of %s with 40 issued within 20s (issued %d)",
+			a.failf(t, "no instance reported holding the lease of %s with 40 issued within 60s (issued %d)",
 				spec.ID, a.stats(t, spec.ID).Issued)
 		}
 		survivor := a
@@ -80,22 +80,35 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 		killedAt := time.Now()
 		atKill := survivor.stats(t, spec.ID).Issued
 
-		var takeover time.Duration
-		if !eventually(lineLeaseTTL+5*time.Second, 20*time.Millisecond, func() bool {
+		// The takeover is judged by the last poll that still saw nothing: it
+		// was sent at noneSince, so the survivor had not admitted anyone by
+		// then, however long its answer (or the next poll) took on a busy
+		// machine. seenBy is when the answer that saw it came back.
+		var noneSince, seenBy time.Time
+		noneSince = killedAt
+		if !eventually(lineLeaseTTL+60*time.Second, 20*time.Millisecond, func() bool {
+			sent := time.Now()
 			if survivor.stats(t, spec.ID).Issued > atKill {
-				takeover = time.Since(killedAt)
+				seenBy = time.Now()
 				return true
 			}
+			noneSince = sent
 			return false
 		}) {
 			survivor.failf(t, "%s did not admit anyone within %s after %s (holding the lease) was killed with %d issued",
-				survivor.name, lineLeaseTTL+5*time.Second, holder.name, atKill)
+				survivor.name, lineLeaseTTL+60*time.Second, holder.name, atKill)
 		}
+		takeover := noneSince.Sub(killedAt)
+		// The slack covers the survivor's acquire retry and first admission
+		// tick after the lease ends.
 		if limit := lineLeaseTTL + 3*time.Second; takeover > limit {
-			survivor.errorf(t, "takeover took %s after SIGKILL; want <= lease TTL %s + 3s", takeover, lineLeaseTTL)
+			survivor.errorf(t, "%s still had not admitted anyone %s after SIGKILL; want <= lease TTL %s + 3s", survivor.name, takeover, lineLeaseTTL)
 		}
+		t.Logf("takeover between %s and %s after the kill", takeover.Round(time.Millisecond), seenBy.Sub(killedAt).Round(time.Millisecond))
 		left := time.Duration(float64(spec.Stock-int(atKill))/float64(spec.AdmitRate)*float64(time.Second)) + lineLeaseTTL
-		finishLimit := 2*left + 10*time.Second
+		// Liveness, not speed: the survivor admits at the drop's rate once it
+		// runs, and a loaded machine may be slow to run it.
+		finishLimit := 2*left + 60*time.Second
 		var finished time.Duration
 		if !eventually(finishLimit, 50*time.Millisecond, func() bool {
 			if survivor.stats(t, spec.ID).Issued >= int64(spec.Stock) {
@@ -110,7 +123,7 @@ func TestTwoInstancesShareOneLine(t *testing.T) {
 		t.Logf("killed %s (lease holder) with %d of %d issued; %s admitted again after %s and sold out %s after the kill (ideal %s)",
 			holder.name, atKill, spec.Stock, survivor.name, takeover.Round(time.Millisecond),
 			finished.Round(time.Millisecond), left.Round(time.Millisecond))
-		decided := awaitDecisions(t, []*server{survivor}, spec.ID, joins, 30*time.Second)
+		decided := awaitDecisions(t, []*server{survivor}, spec.ID, joins, 2*time.Minute)
 		checkLineOutcome(t, survivor, db, spec, joins, decided)
 	})
 }
