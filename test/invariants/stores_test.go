@@ -52,7 +52,12 @@ func mysqlDB(t *testing.T) *bun.DB {
 			return
 		}
 		cfg.DBName = invariantsDB
-		if db, dbErr = mysql.Open(cfg.FormatDSN(), mysql.PoolOptions{MaxOpenConns: 32, DialTimeout: 10 * time.Second}); dbErr != nil {
+		// Thousands of claims queue on one row in TestMySQLInventory: on a
+		// busy machine the pool's 3s lock wait (and 10s read timeout) end
+		// waits that storeTimeout lets run, and the tests judge correctness,
+		// not speed.
+		if db, dbErr = mysql.Open(cfg.FormatDSN(), mysql.PoolOptions{MaxOpenConns: 32, DialTimeout: 10 * time.Second,
+			LockWaitTimeout: storeTimeout, ReadTimeout: storeTimeout + time.Minute, WriteTimeout: storeTimeout + time.Minute}); dbErr != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -78,7 +83,7 @@ func redisClient(t *testing.T) rueidis.Client {
 
 // mysqlLedger starts a group-commit ledger and flushes it when the test ends.
 func mysqlLedger(t *testing.T, db *bun.DB) *mysql.Ledger {
-	l := mysql.NewLedger(db, mysql.LedgerOptions{Timeout: 20 * time.Second})
+	l := mysql.NewLedger(db, mysql.LedgerOptions{Timeout: storeTimeout})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -139,7 +144,7 @@ func TestRedisLockInventory(t *testing.T) {
 		var inv inventory.Inventory = redis.NewLockedInventory(rc, mysql.NewInventory(db),
 			// Thousands of claimers queue on one drop lock here; the wait is
 			// raised so the test proves correctness, not this strategy's speed.
-			redis.LockOptions{Wait: 2 * time.Minute})
+			redis.LockOptions{Wait: storeTimeout})
 		return application.Stores{Drops: mysql.NewDrops(db), Inventory: inv, Line: redis.NewLine(rc),
 			Ledger: mysqlLedger(t, db), Lease: redis.NewLease(rc)}
 	})
