@@ -68,15 +68,23 @@ func (r *runner) sellOut() *float64 {
 // audit reads the server's view and checks it against the clients'.
 func (r *runner) audit(ctx context.Context) (AuditReport, error) {
 	base := "/v1/admin/drops/" + r.drop.ID
-	// Issuances are written in batches: give the writer a moment to drain so the
-	// audit reads the settled state, not a batch in flight.
+	// Issuances are written in batches: let the writer drain so the audit
+	// reads the settled state, not a batch in flight. A loaded server drains
+	// slowly (a fixed 10s left 96 issues pending under load): wait while the
+	// pending count keeps falling, and give up after 10s without progress.
 	var st serverStats
-	settle := time.Now().Add(10 * time.Second)
+	lowest, progressed := int64(-1), time.Now()
 	for {
 		if err := r.c.admin(http.MethodGet, base+"/stats", nil, &st); err != nil {
 			return AuditReport{}, err
 		}
-		if st.PendingPersist == 0 || time.Now().After(settle) || ctx.Err() != nil {
+		if st.PendingPersist == 0 || ctx.Err() != nil {
+			break
+		}
+		if lowest < 0 || st.PendingPersist < lowest {
+			lowest, progressed = st.PendingPersist, time.Now()
+		}
+		if time.Since(progressed) > 10*time.Second {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
