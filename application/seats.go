@@ -19,7 +19,7 @@ import (
 // a page when the caller asks for none in particular.
 const MaxSeatPage = 1000
 
-// seatsMaxAge is how old a seat snapshot may be when it answers: API.md
+// seatsMaxAge is how old a seat snapshot may be when it answers: docs/openapi.yaml
 // allows the seats route to lag the truth by up to a second.
 const seatsMaxAge = time.Second
 

@@ -181,7 +181,7 @@ func TestFullProfile(t *testing.T) {
 }
 
 // Two instances share MySQL and Redis; an admin change made through one is
-// what buyers of the other see within a second (DESIGN.md: admit-rate
+// what buyers of the other see within a second (the design: admit-rate
 // changes reach every instance within one second), and so is a pause.
 func TestAdminChangesReachEveryInstanceWithinASecond(t *testing.T) {
 	testenv.ClearFastdealEnv(t)

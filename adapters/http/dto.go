@@ -10,7 +10,7 @@ import (
 	"github.com/fastdeal/fastdeal/domain/issuance"
 )
 
-// DropJSON is a drop as API.md shows it. opens_at and closes_at are null when
+// DropJSON is a drop as docs/openapi.yaml shows it. opens_at and closes_at are null when
 // the window has no start or no end; seats are listed by the seats route only.
 type DropJSON struct {
 	ID             string     `json:"id"`
@@ -168,7 +168,7 @@ func (r createDropRequest) params() (drop.Params, error) {
 	if err != nil {
 		return drop.Params{}, err
 	}
-	// API.md: shuffle_at_open defaults to true; the domain takes it as given.
+	// docs/openapi.yaml: shuffle_at_open defaults to true; the domain takes it as given.
 	shuffle := r.ShuffleAtOpen == nil || *r.ShuffleAtOpen
 	return drop.Params{
 		ID: r.ID, Name: r.Name, Kind: drop.Kind(r.Kind), Region: r.Region, Venue: r.Venue,

@@ -1,4 +1,4 @@
-// Package httpapi is fastdeal's REST adapter: the Fiber routes of API.md, their
+// Package httpapi is fastdeal's REST adapter: the Fiber routes of docs/openapi.yaml, their
 // DTOs, buyer and admin authentication, the per-buyer rate limit, request ids,
 // access logs, metrics, and the one table that turns errors into statuses.
 //
@@ -90,7 +90,7 @@ type Check struct {
 	Ping func(context.Context) error
 }
 
-// Server is the REST API of API.md over the sales and catalog use cases.
+// Server is the REST API of the API reference (docs/openapi.yaml) over the sales and catalog use cases.
 type Server struct {
 	cfg      Config
 	app      *fiber.App

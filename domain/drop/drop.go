@@ -41,7 +41,7 @@ const (
 	StatusClosed   Status = "closed"
 )
 
-// Limits enforced by the constructors; API.md publishes the same numbers.
+// Limits enforced by the constructors; docs/openapi.yaml publishes the same numbers.
 const (
 	MaxNameLen      = 200
 	MaxPlaceLen     = 100

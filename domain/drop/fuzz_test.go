@@ -6,7 +6,7 @@ import (
 	"github.com/fastdeal/fastdeal/domain/drop"
 )
 
-// reference is the rule of API.md spelled out byte by byte: 1 to max of
+// reference is the rule of docs/openapi.yaml spelled out byte by byte: 1 to max of
 // [A-Za-z0-9_-].
 func reference(s string, maxLen int) bool {
 	if len(s) < 1 || len(s) > maxLen {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures fastdeal's queued join and line status against DESIGN.md's
+# Measures fastdeal's queued join and line status against the design's
 # yardstick: a bare Fiber handler making the same one Lua call, and a bare
 # "hello", all driven by the same wrk settings on the same cores; open claims
 # (answered only once committed to MySQL) are measured beside them. Each

@@ -1,4 +1,4 @@
-// Command baseline is the yardstick of DESIGN.md's throughput targets: a bare
+// Command baseline is the yardstick of the design's throughput targets (docs/benchmarks.md): a bare
 // Fiber server whose line endpoints make one rueidis Lua call (INCR, ZADD NX,
 // ZRANK) and answer JSON, plus a bare "hello". fastdeal's join and status are
 // measured against it with the same client, on the same cores, in the same

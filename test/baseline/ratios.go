@@ -14,7 +14,7 @@ import (
 // -GOMAXPROCS suffix) and its req/s.
 var benchLine = regexp.MustCompile(`^(Benchmark\w+?)(?:-\d+)?\s+\d+\s.*?\s([\d.]+) req/s`)
 
-// ratioPairs are the targets of DESIGN.md, fastdeal's case over its bare twin.
+// ratioPairs are the design's targets, fastdeal's case over its bare twin.
 var ratioPairs = []struct{ name, num, den string }{
 	{"join / bare Lua join", "BenchmarkJoin", "BenchmarkBareLuaJoin"},
 	{"ticketed status / bare hello", "BenchmarkTicketedStatus", "BenchmarkBareHello"},

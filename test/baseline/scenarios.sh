@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replays SCENARIOS.md's seed spikes against the full profile (one fastdeal
+# Replays docs/scenarios.md's seed spikes against the full profile (one fastdeal
 # serve on MySQL + Redis) at real speed and compressed, then the strategy
 # comparison; every run ends with the load generator's audit. The numbers in
 # docs/benchmarks.md come from this script. Usage:

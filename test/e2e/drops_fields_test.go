@@ -37,7 +37,7 @@ func (d waitingDrop) has(member string) bool {
 
 // TestWaitingFieldsValidation sends each broken rule of queue_opens_at,
 // shuffle_at_open and max_active, on create and on PATCH, and the PATCH
-// closes_at rules of API.md's Admin section: the answer is the status, code
+// closes_at rules of the API reference's admin routes (docs/openapi.yaml): the answer is the status, code
 // and field the error table gives for the same kind of fault elsewhere.
 func TestWaitingFieldsValidation(t *testing.T) {
 	s := newStack(t, stackOptions{})

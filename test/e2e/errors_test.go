@@ -12,7 +12,7 @@ import (
 	httpapi "github.com/fastdeal/fastdeal/adapters/http"
 )
 
-// TestMalformedRequests sends what API.md's Errors section rejects and checks
+// TestMalformedRequests sends what the API reference's errors (docs/openapi.yaml) rejects and checks
 // each answer: exact status, problem+json, stable code, never a 500.
 func TestMalformedRequests(t *testing.T) {
 	const bodyLimit = 2 << 20
@@ -181,7 +181,7 @@ func TestMalformedRequests(t *testing.T) {
 		cases = append(cases, tcase{name, on, r, status, code, field})
 	}
 
-	// Strict input (API.md): member names match exactly, a member is given
+	// Strict input (docs/openapi.yaml): member names match exactly, a member is given
 	// once, strings hold no control or bidi character, bodies are UTF-8.
 	createMembers := []string{"id", "name", "kind", "region", "venue", "stock", "seats", "per_user_limit",
 		"opens_at", "closes_at", "admission", "admit_rate", "pass_ttl_seconds", "paused"}
@@ -325,7 +325,7 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
-// tokenNoExp is a correctly signed token that never expires, which API.md forbids.
+// tokenNoExp is a correctly signed token that never expires, which docs/openapi.yaml forbids.
 func tokenNoExp(t *testing.T) string {
 	t.Helper()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "buyer-1"}).SignedString([]byte(jwtSecret))

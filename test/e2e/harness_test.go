@@ -1,4 +1,4 @@
-// Package e2e_test drives the REST API of API.md over real HTTP: the real
+// Package e2e_test drives the REST API of the API reference (docs/openapi.yaml) over real HTTP: the real
 // Fiber server on a real listener, the real use cases, the memory adapters.
 package e2e_test
 

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The wire types below mirror API.md; they decode only the fields the load
+// The wire types below mirror docs/openapi.yaml; they decode only the fields the load
 // generator reads, and ignore the rest so added fields never break a run.
 
 type apiIssuance struct {

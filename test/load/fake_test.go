@@ -15,7 +15,7 @@ import (
 )
 
 // fakeServer is a small, correct-by-default implementation of the parts of
-// API.md the load generator drives, with switches that plant the bugs the audit
+// docs/openapi.yaml the load generator drives, with switches that plant the bugs the audit
 // must catch. Queued admission is computed lazily on each request (admit_rate
 // times the time since the drop opened), so the fake starts no goroutines.
 type fakeServer struct {

@@ -15,7 +15,7 @@ const (
 	opPoll
 )
 
-// ticketHeader carries a line ticket on a status poll (API.md, "Waiting at scale").
+// ticketHeader carries a line ticket on a status poll (docs/openapi.yaml, "Waiting at scale").
 const ticketHeader = "X-Line-Ticket"
 
 // rushUser is what a coupon-rush user carries between its requests, beside the

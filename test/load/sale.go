@@ -129,7 +129,7 @@ func (s *sale) decode(user int, body []byte) (answer, bool) {
 }
 
 // unexpectedAnswer notes a 2xx or 409 whose body is not one of the claim
-// outcomes API.md lists (a 409 drop_not_open problem, say).
+// outcomes docs/openapi.yaml lists (a 409 drop_not_open problem, say).
 func (s *sale) unexpectedAnswer(user, status int, body []byte) {
 	s.mu.Lock()
 	s.noteUnexpected(fmt.Sprintf("user %s: status %d %s", userID(user), status, snippet(body)))

@@ -21,7 +21,7 @@ type rushState struct {
 }
 
 // ticketBytes is a line ticket's size as a server might make it (buyer, drop,
-// sequence and an HMAC, base64url): API.md allows up to 200.
+// sequence and an HMAC, base64url): docs/openapi.yaml allows up to 200.
 const ticketBytes = 96
 
 func newRushState(t testing.TB, n int, secret string) *rushState {

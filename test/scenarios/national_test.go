@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestNationalScale replays SCENARIOS.md's national-scale coupon-rush,
+// TestNationalScale replays docs/scenarios.md's national-scale coupon-rush,
 // shrunk to fit the suite: 50,000 users, 30% of them in a pre-queue shuffled
 // at opening, polling when the server says and presenting line tickets, on
 // the full profile. It is load, not a race hunt: `make test` runs it without

@@ -1,4 +1,4 @@
-// Package scenarios replays SCENARIOS.md's seed spikes, compressed, against a
+// Package scenarios replays docs/scenarios.md's seed spikes, compressed, against a
 // real server: the embedded memory profile and the full MySQL + Redis
 // profile. Each run ends with the load generator's audit (no oversell, no
 // seat or user twice, every 201 durable, FIFO for the line); a failed audit

@@ -194,7 +194,7 @@ func TestStackSurvivesChaos(t *testing.T) {
 			fail("%s: the sale did not complete: %d of %d issued", name, rep.Sale.Issued, rep.Drop.Stock)
 		}
 		// Every buyer decided. A concert buyer claims once and the generator does not
-		// retry a claim answered 503 (API.md: retry later with the same
+		// retry a claim answered 503 (docs/openapi.yaml: retry later with the same
 		// Idempotency-Key), so exactly the buyers whose claim met the failover
 		// window are undecided; a coupon buyer retries on the poll grid, so none is.
 		wantUndecided := int64(0)

@@ -1,5 +1,5 @@
 // Shared by both pages: calling the public API, reading its problems, and
-// small DOM and time helpers. The pages know the server only through API.md.
+// small DOM and time helpers. The pages know the server only through docs/openapi.yaml.
 
 /** localStorage key of a buyer token handed over by the operator's site. */
 export const TOKEN_KEY = 'fastdeal.token';
