@@ -33,8 +33,11 @@ type lineSnapshots struct {
 
 type snapEntry struct {
 	val     atomic.Pointer[snapVal]
-	loading atomic.Bool
+	loading atomic.Pointer[refreshCall]
 }
+
+// refreshCall is one refresh in flight; done closes when it ends.
+type refreshCall struct{ done chan struct{} }
 
 type snapVal struct {
 	snap waitline.Snapshot
@@ -47,8 +50,11 @@ func newLineSnapshots(line waitline.WaitingLine, clk clock.Clock, timeout time.D
 
 // get returns dropID's snapshot when one at most snapshotMaxAge old at now
 // (the caller's reading of the clock) is held, and starts a refresh when it
-// is older than snapshotFresh (or missing). When ok is false the caller reads
-// the store itself; the refresh it started serves the polls after it.
+// is older than snapshotFresh (or missing). When none is young enough it
+// waits for the refresh in flight (at most the store timeout): a snapshot
+// grows old when the store is slow, and sending every poll of the line to
+// the store then would make it slower still, while one refresh serves them
+// all. When ok is false the caller reads the store itself.
 func (c *lineSnapshots) get(dropID string, now time.Time) (waitline.Snapshot, bool) {
 	v, _ := c.entries.Load(dropID)
 	e, _ := v.(*snapEntry)
@@ -60,17 +66,43 @@ func (c *lineSnapshots) get(dropID string, now time.Time) (waitline.Snapshot, bo
 	if cur != nil && now.Sub(cur.at) < snapshotFresh {
 		return cur.snap, true
 	}
-	if e.loading.CompareAndSwap(false, true) {
-		go c.refresh(dropID, e)
-	}
+	call := c.refreshing(dropID, e)
 	if cur != nil && now.Sub(cur.at) < snapshotMaxAge {
+		return cur.snap, true
+	}
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case <-call.done:
+	case <-t.C:
+		return waitline.Snapshot{}, false
+	}
+	if cur = e.val.Load(); cur != nil && c.clock.Now().Sub(cur.at) < snapshotMaxAge {
 		return cur.snap, true
 	}
 	return waitline.Snapshot{}, false
 }
 
-func (c *lineSnapshots) refresh(dropID string, e *snapEntry) {
-	defer e.loading.Store(false)
+// refreshing returns the refresh of dropID in flight, starting one if none is.
+func (c *lineSnapshots) refreshing(dropID string, e *snapEntry) *refreshCall {
+	for {
+		if call := e.loading.Load(); call != nil {
+			return call
+		}
+		call := &refreshCall{done: make(chan struct{})}
+		if e.loading.CompareAndSwap(nil, call) {
+			go c.refresh(dropID, e, call)
+			return call
+		}
+	}
+}
+
+func (c *lineSnapshots) refresh(dropID string, e *snapEntry, call *refreshCall) {
+	defer func() {
+		// The value is in place before waiters are let go.
+		e.loading.Store(nil)
+		close(call.done)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	// The time is taken before the read, so the age errs on the old side.
