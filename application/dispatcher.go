@@ -467,6 +467,20 @@ func (d *Dispatcher) issue(ctx context.Context, dr *drop.Drop, users []string, n
 		}
 		cancel()
 	}
+	if cut := d.outOfOrder(ctx, results[:n]); cut < n {
+		// Cut the batch before the unit stamped ahead of its place; fresh
+		// units behind it are given back like those behind a failure.
+		rctx, cancel := detached(ctx, 2*time.Second)
+		for j := cut + 1; j < n; j++ {
+			if results[j].Outcome == inventory.Claimed {
+				if err := d.st.Inventory.Release(rctx, results[j].Issuance, admissionKey); err != nil {
+					d.log.Warn("give back a unit claimed behind a restamped one", zap.String("drop", dr.ID()), zap.Error(err))
+				}
+			}
+		}
+		cancel()
+		n = cut
+	}
 	claims := results[:n]
 	decisions := make([]waitline.Decision, len(claims))
 	errs := make([]error, len(claims))
@@ -495,6 +509,35 @@ func (d *Dispatcher) issue(ctx context.Context, dr *drop.Drop, users []string, n
 		return ok, errs[ok]
 	}
 	return ok, claimErr
+}
+
+// outOfOrder finds the first unit of the batch that would be issued ahead of
+// a buyer before it in the line, gives it back so that it is claimed afresh
+// (with a later time) on a later tick, and returns its index (len(results)
+// when there is none). Such a unit was held by an earlier tick whose claim
+// for a buyer ahead failed and whose give-back failed too: it carries that
+// tick's earlier time, while the buyer ahead is now stamped later. A unit
+// already durable stays as it is (giving it back could sell it twice); one
+// whose give-back fails again is cut all the same and retried next tick.
+func (d *Dispatcher) outOfOrder(ctx context.Context, results []inventory.Result) int {
+	var latest time.Time
+	for j, res := range results {
+		at := res.Issuance.IssuedAt
+		if j > 0 && res.Outcome == inventory.Duplicate && at.Before(latest) {
+			if _, err := d.st.Ledger.Get(ctx, res.Issuance.ID); errors.Is(err, issuance.ErrNotFound) {
+				rctx, cancel := detached(ctx, 2*time.Second)
+				if err := d.st.Inventory.Release(rctx, res.Issuance, admissionKey); err != nil {
+					d.log.Warn("give back a unit held ahead of its place", zap.String("drop", res.Issuance.DropID), zap.Error(err))
+				}
+				cancel()
+				return j
+			}
+		}
+		if at.After(latest) {
+			latest = at
+		}
+	}
+	return len(results)
 }
 
 // settle makes one admission claim durable and turns it into a decision.

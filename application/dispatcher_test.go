@@ -78,3 +78,83 @@ func TestDispatcherRestoresALostDropBeforeAdmitting(t *testing.T) {
 		}
 	}
 }
+
+// stumbling fails the first claim of one user (before the store ran it) and
+// the first give-back, as a store timing out under load would.
+type stumbling struct {
+	inventory.Inventory
+	failClaimOf   string
+	claimFailed   atomic.Bool
+	releaseFailed atomic.Bool
+}
+
+func (s *stumbling) Claim(ctx context.Context, req inventory.Request) (inventory.Result, error) {
+	if req.Issuance.UserID == s.failClaimOf && s.claimFailed.CompareAndSwap(false, true) {
+		return inventory.Result{}, inventory.ErrUnavailable
+	}
+	return s.Inventory.Claim(ctx, req)
+}
+
+func (s *stumbling) Release(ctx context.Context, iss issuance.Issuance, key string) error {
+	if s.releaseFailed.CompareAndSwap(false, true) {
+		return inventory.ErrUnavailable
+	}
+	return s.Inventory.Release(ctx, iss, key)
+}
+
+// A buyer whose admission claim failed is served first on the next tick, and
+// the ledger's issue order stays the line's order even when the unit claimed
+// behind them could not be given back at once (it stays held, stamped with
+// the earlier tick's time, and must not end up issued ahead of them).
+func TestDispatcherKeepsLineOrderWhenAGiveBackFails(t *testing.T) {
+	ctx := context.Background()
+	st := memStores()
+	inv := &stumbling{Inventory: memory.NewInventory(), failClaimOf: "a"}
+	st.Inventory = inv
+	cache := application.NewDropCache(st.Drops, time.Hour)
+	recon := application.NewReconciler(st, nil)
+	cat := application.NewCatalog(st, cache, recon)
+	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	d, err := cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5, Admission: drop.AdmissionQueued, AdmitRate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"a", "b", "c"}
+	for _, u := range users {
+		if _, _, err := sales.JoinLine(ctx, d.ID(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disp := application.NewDispatcher(st, cache, application.DispatcherOptions{Instance: "t"}, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		disp.Serve(ctx, d.ID())
+		if n, err := st.Ledger.CountByDrop(ctx, d.ID()); err == nil && n == int64(len(users)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the line was never served")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !inv.claimFailed.Load() || !inv.releaseFailed.Load() {
+		t.Fatal("the failures were not planted")
+	}
+	got, err := st.Ledger.ByDrop(ctx, d.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, iss := range got {
+		if iss.UserID != users[i] {
+			t.Fatalf("issue order %v, want the line's %v", userIDs(got), users)
+		}
+	}
+}
+
+func userIDs(list []issuance.Issuance) []string {
+	out := make([]string, len(list))
+	for i, iss := range list {
+		out[i] = iss.UserID
+	}
+	return out
+}
