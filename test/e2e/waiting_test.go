@@ -113,7 +113,7 @@ func TestPreQueueOverHTTP(t *testing.T) {
 	seen := map[int64]bool{}
 	for i := range n {
 		var b waitBody
-		eventually(t, 30*time.Second, "placed after opening", func() bool {
+		eventually(t, 2*time.Minute, "placed after opening", func() bool {
 			var r resp
 			r, b = s.poll(d.ID, "p"+strconv.Itoa(i), tickets[i])
 			return r.status == http.StatusOK && b.Status == "waiting"
@@ -181,7 +181,7 @@ func TestGiveBackAPassOverHTTP(t *testing.T) {
 		"admit_rate": 100, "max_active": 1, "pass_ttl_seconds": 600})
 	s.do(req{"POST", "/v1/drops/" + d.ID + "/line", "", user("a")}).expect(t, http.StatusAccepted)
 	s.do(req{"POST", "/v1/drops/" + d.ID + "/line", "", user("b")}).expect(t, http.StatusAccepted)
-	eventually(t, 30*time.Second, "a admitted", func() bool { _, b := s.poll(d.ID, "a", ""); return b.Status == "admitted" })
+	eventually(t, 2*time.Minute, "a admitted", func() bool { _, b := s.poll(d.ID, "a", ""); return b.Status == "admitted" })
 	if _, b := s.poll(d.ID, "b", ""); b.Status != "waiting" {
 		t.Fatalf("b is %s while a holds the only active pass", b.Status)
 	}
@@ -189,5 +189,5 @@ func TestGiveBackAPassOverHTTP(t *testing.T) {
 	if _, b := s.poll(d.ID, "a", ""); b.Status != "expired" {
 		t.Fatalf("a after giving back: %s, want expired", b.Status)
 	}
-	eventually(t, 30*time.Second, "b admitted", func() bool { _, b := s.poll(d.ID, "b", ""); return b.Status == "admitted" })
+	eventually(t, 2*time.Minute, "b admitted", func() bool { _, b := s.poll(d.ID, "b", ""); return b.Status == "admitted" })
 }
