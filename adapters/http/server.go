@@ -136,7 +136,11 @@ func New(cfg Config, sales *application.Sales, catalog *application.Catalog, che
 		ids:      newRequestIDs(),
 	}
 	s.app = fiber.New(fiber.Config{
-		BodyLimit:             cfg.BodyLimit,
+		BodyLimit: cfg.BodyLimit,
+		// The request line and headers may take 8 KiB, as nginx in front
+		// allows (Fiber's default is 4 KiB: a request between the two passed
+		// nginx and got 431 here).
+		ReadBufferSize:        8192,
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,

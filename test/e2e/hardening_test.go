@@ -117,6 +117,14 @@ func TestMalformedHeaderEchoesNothing(t *testing.T) {
 // TestPreRoutingErrorsAreProblems is defect 4: what fasthttp rejects before
 // routing, and an HTTP/1.1 request without Host, answer problem+json with a
 // stable code like every other error.
+// TestHeadersUpToEightKiBPass: nginx in front accepts 8 KiB of request line
+// and headers, and so does the app (its read buffer was 4 KiB, so a request
+// between the two passed nginx and got 431).
+func TestHeadersUpToEightKiBPass(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.do(req{"GET", "/v1/drops", "", map[string]string{"X-Big": strings.Repeat("b", 7000)}}).expect(t, http.StatusOK)
+}
+
 func TestPreRoutingErrorsAreProblems(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	auth := "Authorization: Bearer " + secretToken + "\r\n"
