@@ -69,12 +69,7 @@ func (s *Server) stats(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(StatsJSON{
-		Issued: st.Issued, Remaining: st.Remaining, LineLength: st.LineLength, Admitted: st.Admitted,
-		Persisted: st.Persisted, PendingPersist: st.PendingPersist, IssuedCountSynced: st.IssuedCountSynced,
-		PreQueueLength: st.PreQueueLength, ActivePasses: st.ActivePasses,
-		AdmitRate: st.AdmitRate, Paused: st.Paused,
-	})
+	return c.JSON(statsJSON(st))
 }
 
 func (s *Server) dropIssuances(c *fiber.Ctx) error {

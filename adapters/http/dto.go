@@ -96,6 +96,16 @@ type PassJSON struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// statsJSON renders a drop's counters (the stats route and the live stream).
+func statsJSON(st application.Stats) StatsJSON {
+	return StatsJSON{
+		Issued: st.Issued, Remaining: st.Remaining, LineLength: st.LineLength, Admitted: st.Admitted,
+		Persisted: st.Persisted, PendingPersist: st.PendingPersist, IssuedCountSynced: st.IssuedCountSynced,
+		PreQueueLength: st.PreQueueLength, ActivePasses: st.ActivePasses,
+		AdmitRate: st.AdmitRate, Paused: st.Paused,
+	}
+}
+
 // StatsJSON is a drop's counters for operators.
 type StatsJSON struct {
 	Issued            int64 `json:"issued"`

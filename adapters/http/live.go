@@ -50,18 +50,12 @@ type LiveJSON struct {
 }
 
 func liveJSON(v application.LiveStats) LiveJSON {
-	st := v.Stats
 	rate := func(r application.Rate) LiveRateJSON {
 		return LiveRateJSON{LastSecond: round3(r.LastSecond), LastMinute: round3(r.LastMinute)}
 	}
 	out := LiveJSON{
-		StatsJSON: StatsJSON{
-			Issued: st.Issued, Remaining: st.Remaining, LineLength: st.LineLength, Admitted: st.Admitted,
-			Persisted: st.Persisted, PendingPersist: st.PendingPersist, IssuedCountSynced: st.IssuedCountSynced,
-			PreQueueLength: st.PreQueueLength, ActivePasses: st.ActivePasses,
-			AdmitRate: st.AdmitRate, Paused: st.Paused,
-		},
-		At: v.At.UTC(),
+		StatsJSON: statsJSON(v.Stats),
+		At:        v.At.UTC(),
 		Rates: LiveRatesJSON{
 			Joins: rate(v.Rates.Joins), Admissions: rate(v.Rates.Admissions),
 			Issues: rate(v.Rates.Issues), Polls: rate(v.Rates.Polls),
