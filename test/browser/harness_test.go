@@ -128,7 +128,9 @@ func (s *server) call(method, path string, headers map[string]string, body any, 
 	return res.StatusCode, nil
 }
 
-func adminHeaders() map[string]string { return map[string]string{"Authorization": "Bearer " + adminToken} }
+func adminHeaders() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + adminToken}
+}
 
 // drop is the part of a drop the tests read.
 type drop struct {
