@@ -65,14 +65,7 @@ func TestCommandEmbeddedWritesReports(t *testing.T) {
 	if !strings.Contains(errOut, "answered") {
 		t.Errorf("no progress bar on stderr: %q", errOut)
 	}
-	var rep Report
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("JSON report: %v", err)
-	}
+	rep := readReport(t, jsonPath)
 	if rep.Sale.Issued != 20 || !rep.Audit.Passed || len(rep.Endpoints) != 2 || len(rep.Endpoints[0].Timeline) == 0 {
 		t.Fatalf("JSON report incomplete: issued %d, audit %v, %d endpoints", rep.Sale.Issued, rep.Audit.Passed, len(rep.Endpoints))
 	}
@@ -235,14 +228,7 @@ func TestCommandPrequeueNationalReport(t *testing.T) {
 	if !strings.Contains(errOut, "joined") {
 		t.Errorf("the progress bar does not say who joined: %q", errOut)
 	}
-	var rep Report
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("JSON report: %v", err)
-	}
+	rep := readReport(t, jsonPath)
 	cr := rep.CouponRush
 	if cr == nil || cr.WaitingPeak == 0 || cr.ServerRSSPeak != 52428800 || cr.RedisAtPeak <= cr.RedisBefore ||
 		cr.PrequeueRankCorrelation == nil || rep.Config.Prequeue != 0.4 {
@@ -279,4 +265,18 @@ func TestCommandPollAndPrequeueFlags(t *testing.T) {
 	if !o.cfg.FixedPoll || o.cfg.Poll != 2*time.Second || o.cfg.Prequeue != 0.3 {
 		t.Fatalf("flags gave %+v", o.cfg)
 	}
+}
+
+// readReport reads the --json report a run wrote.
+func readReport(t *testing.T, path string) Report {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("JSON report: %v", err)
+	}
+	return rep
 }
