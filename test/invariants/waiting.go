@@ -400,34 +400,32 @@ func testMaxActive(t *testing.T, f Factory) {
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
 	var peak atomic.Int64
-	bg.Add(2)
-	go func() { // the dispatcher, ticking on the fake clock
-		defer bg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	// repeat runs step in the background until stop closes.
+	repeat := func(step func()) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				step()
 			}
-			r.clock.Advance(10 * time.Millisecond)
-			r.disp.Serve(ctx, d.ID())
-			time.Sleep(time.Millisecond)
+		}()
+	}
+	repeat(func() { // the dispatcher, ticking on the fake clock
+		r.clock.Advance(10 * time.Millisecond)
+		r.disp.Serve(ctx, d.ID())
+		time.Sleep(time.Millisecond)
+	})
+	repeat(func() { // the sampler
+		n, err := r.st.Line.ActivePasses(ctx, d.ID(), r.clock.Now())
+		if err == nil && n > peak.Load() {
+			peak.Store(n)
 		}
-	}()
-	go func() { // the sampler
-		defer bg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			n, err := r.st.Line.ActivePasses(ctx, d.ID(), r.clock.Now())
-			if err == nil && n > peak.Load() {
-				peak.Store(n)
-			}
-		}
-	}()
+	})
 	var issued atomic.Int64
 	var wg sync.WaitGroup
 	for i := range buyers {
