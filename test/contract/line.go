@@ -462,6 +462,15 @@ func testLineConcurrentJoin(t *testing.T, l waitline.WaitingLine) {
 	}
 	x.waitsAt(line[len(line)-1], int64(len(line)))
 	x.counts(joiners*each, 0)
+	// A repeat join takes no sequence for good: the line's sequences are
+	// exactly one per buyer, with no gap a repeat could have left.
+	snap, err := l.Snapshot(t.Context(), x.drop)
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if snap.Head != 1 || snap.Tail != joiners*each || len(snap.Gone) != 0 {
+		t.Fatalf("Snapshot = head %d, tail %d, gone %v; want 1, %d and no gaps", snap.Head, snap.Tail, snap.Gone, joiners*each)
+	}
 }
 
 func testLineNeverUp(t *testing.T, l waitline.WaitingLine) {
