@@ -11,7 +11,8 @@ local meta, hold, users, seats, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[
 local id, user, seat, key = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
 local limit = tonumber(ARGV[7])
 
-local kind = redis.call('HGET', meta, 'kind')
+local m = redis.call('HMGET', meta, 'kind', 'stock')
+local kind = m[1]
 if not kind then return {0} end
 local seat_holder = nil
 if kind == 's' then
@@ -41,9 +42,10 @@ if seat_holder and seat_holder ~= '' then
   if rec and field(rec, 2) == user then return {2, rec} end
 end
 
-local held = split_ids(redis.call('HGET', users, user))
+local list = redis.call('HGET', users, user)
+local held = split_ids(list)
 if #held >= limit then return {5} end
-if redis.call('HLEN', hold) >= tonumber(redis.call('HGET', meta, 'stock')) then return {3} end
+if redis.call('HLEN', hold) >= tonumber(m[2]) then return {3} end
 if seat_holder and seat_holder ~= '' then return {4} end
 
 -- N is the lowest number none of the buyer's current units carries: the
@@ -57,6 +59,5 @@ end
 local n = 1
 while used[n] do n = n + 1 end
 
-add_record(meta, hold, users, seats, idem,
-  table.concat({id, user, seat, n, ARGV[4], ARGV[5], key, 0}, SEP))
+add_fields(meta, hold, users, seats, idem, id, user, seat, n, ARGV[4], ARGV[5], key, list)
 return {1, n}

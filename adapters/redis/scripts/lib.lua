@@ -53,14 +53,13 @@ local function remove_record(hold, users, seats, idem, id, rec)
   end
 end
 
--- add_record writes rec as a held unit, stamping it with the next claim
--- sequence, and returns the stored record.
-local function add_record(meta, hold, users, seats, idem, rec)
+-- add_fields writes a held unit from its fields, stamping it with the next
+-- claim sequence, and returns the stored record. list is the buyer's
+-- holdings list as read by the caller (false when they hold nothing).
+local function add_fields(meta, hold, users, seats, idem, id, user, seat, n, code, at, key, list)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  local id, user, seat, key = field(rec, 1), field(rec, 2), field(rec, 3), field(rec, 7)
-  rec = table.concat({id, user, seat, field(rec, 4), field(rec, 5), field(rec, 6), key, seq}, SEP)
+  local rec = table.concat({id, user, seat, n, code, at, key, seq}, SEP)
   redis.call('HSET', hold, id, rec)
-  local list = redis.call('HGET', users, user)
   if list then
     redis.call('HSET', users, user, list .. ',' .. id)
   else
@@ -69,4 +68,12 @@ local function add_record(meta, hold, users, seats, idem, rec)
   if seat ~= '' then redis.call('HSET', seats, seat, id) end
   if key ~= '' then redis.call('HSET', idem, user .. SEP .. key, id) end
   return rec
+end
+
+-- add_record writes rec as a held unit, stamping it with the next claim
+-- sequence, and returns the stored record.
+local function add_record(meta, hold, users, seats, idem, rec)
+  local user = field(rec, 2)
+  return add_fields(meta, hold, users, seats, idem, field(rec, 1), user, field(rec, 3),
+    field(rec, 4), field(rec, 5), field(rec, 6), field(rec, 7), redis.call('HGET', users, user))
 end
