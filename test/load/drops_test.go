@@ -255,14 +255,45 @@ func TestDropsFlagChecks(t *testing.T) {
 	}
 }
 
-func TestCongruent(t *testing.T) {
-	for _, c := range []struct{ lo, hi, k, n, want int }{
-		{0, 10, 0, 3, 4}, {0, 10, 1, 3, 3}, {0, 10, 2, 3, 3},
-		{4, 10, 0, 3, 2}, {4, 10, 1, 3, 2}, {4, 10, 2, 3, 2},
-		{10, 10, 1, 3, 0}, {0, 0, 0, 1, 0}, {3, 5, 0, 1, 2},
-	} {
-		if got := congruent(c.lo, c.hi, c.k, c.n); got != c.want {
-			t.Errorf("congruent(%d, %d, %d, %d) = %d, want %d", c.lo, c.hi, c.k, c.n, got, c.want)
+// TestDropOf: every offset's n arrivals go to n different drops, each drop
+// gets arrival j of its own schedule at offset j, and the unstarted count of
+// a stopped run agrees with the arrivals that were left.
+func TestDropOf(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 7} {
+		const groups = 5
+		seen := map[[2]int]bool{}
+		first := map[int]int{}
+		for i := range groups * n {
+			k, j := dropOf(i, n), i/n
+			if k < 0 || k >= n || seen[[2]int{k, j}] {
+				t.Fatalf("n=%d: arrival %d gives drop %d arrival %d twice or out of range", n, i, k, j)
+			}
+			seen[[2]int{k, j}] = true
+			if i%n == 0 {
+				first[k]++
+			}
+		}
+		if n > 1 && len(first) < min(n, groups) {
+			t.Errorf("n=%d: the first turn always goes to the same drops: %v", n, first)
+		}
+		for next := 0; next <= groups*n; next++ {
+			total := 0
+			for k := range n {
+				want := 0
+				for i := next; i < groups*n; i++ {
+					if dropOf(i, n) == k {
+						want++
+					}
+				}
+				got := unstartedOf(next, groups, n, k)
+				if got != want {
+					t.Fatalf("n=%d next=%d drop %d: unstarted %d, want %d", n, next, k, got, want)
+				}
+				total += got
+			}
+			if total != groups*n-next {
+				t.Fatalf("n=%d next=%d: unstarted adds up to %d, want %d", n, next, total, groups*n-next)
+			}
 		}
 	}
 }

@@ -19,8 +19,9 @@ import (
 //
 // With N drops, every drop follows the scenario's whole schedule, side by
 // side: the scheduler holds the schedule once and plays each offset N times,
-// arrival i being drop i%N's arrival i/N; a follow-up of user u of drop k is
-// scheduled as u*N+k. So N drops cost the scheduler no more per user than one.
+// run-wide arrival i being arrival i/N of one drop (see dropOf); a follow-up
+// of user u of drop k is scheduled as u*N+k. So N drops cost the scheduler
+// no more per user than one.
 type fleet struct {
 	cfg     Config
 	sc      scaled
@@ -115,20 +116,29 @@ func (f *fleet) runSchedule(ctx context.Context, arrivals []time.Duration, arriv
 	for _, r := range f.runners {
 		r.schedule = f.schedule
 		if n > 1 {
-			r.schedule = ScheduleReport{Planned: len(arrivals), Unstarted: congruent(next, sched.planned(), r.k, n)}
+			r.schedule = ScheduleReport{Planned: len(arrivals), Unstarted: unstartedOf(next, len(arrivals), n, r.k)}
 		}
 	}
 }
 
-// congruent counts the i in [lo, hi) with i%n == k.
-func congruent(lo, hi, k, n int) int {
-	upTo := func(x int) int { // i in [0, x)
-		if x <= k {
-			return 0
-		}
-		return (x - k + n - 1) / n
+// dropOf is the drop of run-wide arrival i among n drops. The n arrivals of
+// one offset (group i/n) start in turn, and the turn rotates from one group
+// to the next, so that no drop's buyers are always served first.
+func dropOf(i, n int) int { return (i%n + i/n) % n }
+
+// unstartedOf is how many of drop k's arrivals never started when the
+// scheduler stopped before run-wide arrival next, with groups offsets of n
+// arrivals each.
+func unstartedOf(next, groups, n, k int) int {
+	g := next / n
+	if g >= groups {
+		return 0
 	}
-	return upTo(hi) - upTo(lo)
+	out := groups - 1 - g // every later group holds one of k's
+	if pos := ((k-g)%n + n) % n; pos >= next%n {
+		out++ // k's turn in group g had not come
+	}
+	return out
 }
 
 // after schedules this drop's user u's follow-up on the shared scheduler.
@@ -160,7 +170,7 @@ func (f *fleet) concertSpike(ctx context.Context) error {
 	for k, r := range f.runners {
 		arrive[k] = r.concertArrival(bodies)
 	}
-	f.runSchedule(ctx, arrivals, func(i int, intended time.Time) { arrive[i%n](i/n, intended) }, nil,
+	f.runSchedule(ctx, arrivals, func(i int, intended time.Time) { arrive[dropOf(i, n)](i/n, intended) }, nil,
 		func() int64 { return f.total.eps[0].total() }, nil, 1)
 	return nil
 }
@@ -217,7 +227,7 @@ func (f *fleet) couponRush(ctx context.Context) error {
 	n := len(f.runners)
 	stopGauges := f.gauges.run()
 	f.runSchedule(ctx, arrivals,
-		func(i int, intended time.Time) { f.runners[i%n].rush.doJoin(i/n, intended) },
+		func(i int, intended time.Time) { f.runners[dropOf(i, n)].rush.doJoin(i/n, intended) },
 		func(g int, op uint8, intended time.Time) {
 			x, u := f.runners[g%n].rush, g/n
 			if op == opJoin {

@@ -409,8 +409,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		mark := "ok  "
 		if !c.Passed {
 			mark = "FAIL"
+		} else if len(r.Drops) > 0 {
+			// The table lists every drop; only the failed ones need their checks.
+			continue
 		}
 		fmt.Fprintf(&b, "  %s %s: %s\n", mark, c.Name, c.Detail)
+	}
+	if n := passedDrops(r.Drops); n > 0 {
+		fmt.Fprintf(&b, "  ok   %d drops passed every check (--json has each drop's checks)\n", n)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
