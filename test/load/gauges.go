@@ -13,8 +13,9 @@ import (
 const maxGaugePoints = 2000
 
 // gauges samples the server while coupon-rush runs: how many buyers wait
-// (admin stats, summed over the run's drops), its resident memory (--metrics-url), Redis memory (--redis),
-// and the client's own status poll rate. Each is read periodically; the peak of
+// (admin stats, summed over the run's drops), its resident memory
+// (--metrics-url), Redis memory (--redis), and the client's own status poll
+// rate. Each is read periodically; the peak of
 // waiting is the moment the memory figures are charged to.
 type gauges struct {
 	f        *fleet
