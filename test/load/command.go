@@ -68,7 +68,7 @@ N times its rate), over one connection pool and --max-inflight. Drop ids are
 <run id>-d01..; every drop is audited on its own and the report has a line
 per drop; one failed drop fails the run:
 
-  fastdeal load coupon-rush --embedded --drops 30 --users 2000 --stock 200
+  fastdeal load coupon-rush --embedded --drops 30 --users 500 --stock 100
 
 coupon-rush users poll when the server says (poll_after_ms) and present their
 line ticket; --fixed-poll 2s replays the seeds' fixed polling instead. At
