@@ -118,7 +118,9 @@ func TestCouponRushManyDrops(t *testing.T) {
 		}
 	}
 	cr := rep.CouponRush
-	if cr == nil || cr.StatusPolls != rep.AllDrops.Requests-5*120 || cr.WaitingPeak == 0 {
+	// The status polls of every drop add up; how many wait at a sample depends
+	// on the machine's pace, so it is not asserted.
+	if cr == nil || cr.StatusPolls != rep.AllDrops.Requests-5*120 || cr.SampleSeconds <= 0 {
 		t.Fatalf("coupon-rush totals: %+v", cr)
 	}
 }
