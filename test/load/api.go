@@ -42,6 +42,8 @@ type apiDrop struct {
 }
 
 type createDrop struct {
+	// ID is the drop's id; empty: the server names it.
+	ID           string    `json:"id,omitempty"`
 	Name         string    `json:"name"`
 	Kind         string    `json:"kind"`
 	Region       string    `json:"region"`

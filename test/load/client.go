@@ -161,11 +161,19 @@ func (c *client) close() { c.hc.CloseIdleConnections() }
 // identities makes each user's identity header once, up front, so minting costs
 // nothing while the schedule runs.
 func identities(n int, secret string, exp time.Time) ([]string, []header, error) {
+	return prefixedIdentities("", n, secret, exp)
+}
+
+// prefixedIdentities is identities for the users of one drop of a multi-drop
+// run, whose ids start with the drop's prefix ("d07-u0000001"), so that no
+// buyer shops in two drops and one drop's users never share another's
+// per-user rate limit.
+func prefixedIdentities(prefix string, n int, secret string, exp time.Time) ([]string, []header, error) {
 	ids := make([]string, n)
 	hs := make([]header, n)
 	key := []byte(secret)
 	for i := range n {
-		ids[i] = userID(i)
+		ids[i] = prefix + userID(i)
 		if secret == "" {
 			hs[i] = header{"X-User-ID", ids[i]}
 			continue

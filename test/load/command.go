@@ -62,6 +62,14 @@ measured from each request's intended start. --speed X multiplies rates and
 divides durations. Every run ends with an audit of the server's issuances; a
 failed audit exits non-zero.
 
+--drops N runs N drops at once, each its own sale with the scenario's
+--stock and --users (so one drop of N is the single-drop run; the run offers
+N times its rate), over one connection pool and --max-inflight. Drop ids are
+<run id>-d01..; every drop is audited on its own and the report has a line
+per drop; one failed drop fails the run:
+
+  fastdeal load coupon-rush --embedded --drops 30 --users 500 --stock 100
+
 coupon-rush users poll when the server says (poll_after_ms) and present their
 line ticket; --fixed-poll 2s replays the seeds' fixed polling instead. At
 national scale, with a pre-queue that opens ten minutes before the sale:
@@ -112,8 +120,10 @@ national scale, with a pre-queue that opens ten minutes before the sale:
 	f.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	f.DurationVar(&c.Duration, "duration", 0, "line-flood: length of the join phase (default 10s); others: hard limit on the run (default twice the plan plus 30s); scaled by --speed")
 	f.IntVar(&c.MaxInFlight, "max-inflight", 4096, "most requests in flight at once; arrivals beyond wait and count as late")
-	f.IntVar(&c.Stock, "stock", 0, "seats (concert-spike, default 10000) or units (coupon-rush 1000, line-flood 10000000)")
-	f.IntVar(&c.Users, "users", 0, "distinct buyers (concert-spike: default one per claim; coupon-rush 20000; line-flood: most joins, 200000)")
+	f.IntVar(&c.Drops, "drops", 1, "concert-spike, coupon-rush: run this many drops at once, each with the --stock and --users below (N times the load), each audited on its own")
+	f.StringVar(&c.RunID, "run-id", "", "with --drops above 1: drop ids are RUN_ID-d01.. (default: the scenario, the start time and a random suffix)")
+	f.IntVar(&c.Stock, "stock", 0, "seats (concert-spike, default 10000) or units (coupon-rush 1000, line-flood 10000000), per drop")
+	f.IntVar(&c.Users, "users", 0, "distinct buyers per drop (concert-spike: default one per claim; coupon-rush 20000; line-flood: most joins, 200000)")
 	f.IntVar(&o.perUser, "per-user-limit", 1, "the drop's per_user_limit")
 	f.StringVar(&o.stages, "stages", FormatStages(DefaultConcertStages), "concert-spike schedule as DURATION:RATE,...")
 	f.DurationVar(&c.Ramp, "ramp", 10*time.Second, "coupon-rush: users arrive evenly over this window")
@@ -142,6 +152,10 @@ func (o *options) finish(cmd *cobra.Command, scenario string) error {
 	}
 	if c.JWTSecret == "" {
 		c.JWTSecret = os.Getenv("FASTDEAL_JWT_SECRET")
+	}
+	// Config reads zero drops as one; a --drops 0 on the command line is a slip.
+	if cmd.Flags().Changed("drops") && c.Drops < 1 {
+		return errors.New("--drops must be at least 1")
 	}
 	stages, err := ParseStages(o.stages)
 	if err != nil {

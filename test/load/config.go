@@ -120,9 +120,23 @@ type Config struct {
 	// and shows up as a late start.
 	MaxInFlight int
 
-	// Stock is the number of seats (concert-spike) or units (coupon-rush, line-flood).
+	// Drops is how many drops the scenario runs at once (zero or one: one, as
+	// always). Each drop is its own sale with Stock and Users of its own, so
+	// one drop of N is today's single-drop run; their buyers share one
+	// connection pool and MaxInFlight, their schedules run side by side (N
+	// times the offered rate), and each drop is audited on its own.
+	// concert-spike and coupon-rush only.
+	Drops int
+	// RunID names a multi-drop run: drop k gets the id RunID-dNN (k from 1).
+	// Empty: the scenario and the start time, made unique. A single-drop run
+	// ignores it and lets the server name its drop.
+	RunID string
+
+	// Stock is the number of seats (concert-spike) or units (coupon-rush,
+	// line-flood), per drop.
 	Stock int
-	// Users is the number of distinct buyers (line-flood: the most it will join).
+	// Users is the number of distinct buyers per drop (line-flood: the most it
+	// will join).
 	Users int
 	// PerUserLimit is the drop's per_user_limit.
 	PerUserLimit int
@@ -259,6 +273,7 @@ func (c Config) withDefaults() (Config, error) {
 	fill(&c.MaxPolls, d.MaxPolls)
 	fill(&c.Concurrency, d.Concurrency)
 	fill(&c.Sample, d.Sample)
+	fill(&c.Drops, 1)
 	if len(c.Stages) == 0 {
 		c.Stages = d.Stages
 	}
@@ -287,8 +302,35 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("a pre-queue is a coupon-rush setting")
 	case c.PrequeueWindow < 0:
 		return c, fmt.Errorf("the pre-queue window must not be negative")
+	case c.Drops < 1 || c.Drops > MaxDrops:
+		return c, fmt.Errorf("drops must be between 1 and %d, got %d", MaxDrops, c.Drops)
+	case c.Drops > 1 && c.Scenario == LineFlood:
+		return c, fmt.Errorf("line-flood measures one line's capacity: --drops applies to concert-spike and coupon-rush")
+	case int64(c.Drops)*int64(c.Users) > math.MaxInt32:
+		return c, fmt.Errorf("%d drops of %d users is more buyers than one run can track (%d)", c.Drops, c.Users, math.MaxInt32)
+	case c.RunID != "" && !validRunID(c.RunID):
+		return c, fmt.Errorf("run id %q: want 1 to %d of [A-Za-z0-9_-]", c.RunID, maxRunIDLen)
 	}
 	return c, nil
+}
+
+// MaxDrops is the most drops one run creates.
+const MaxDrops = 1000
+
+// maxRunIDLen leaves room in a drop id (at most 64 characters) for "-d1000".
+const maxRunIDLen = 64 - len("-d1000")
+
+func validRunID(s string) bool {
+	if s == "" || len(s) > maxRunIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isScenario(s string) bool { return slices.Contains(Scenarios, s) }

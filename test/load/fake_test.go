@@ -25,6 +25,7 @@ type fakeServer struct {
 	// Planted bugs.
 	oversell     bool          // issue one already-taken seat a second time
 	hideFirst    bool          // leave the first issuance out of the admin list
+	hideFirstIn  string        // the same, in the drop with this id only
 	lifo         bool          // admit the newest waiting user instead of the oldest
 	stall        time.Duration // delay every buyer answer
 	failEveryNth int           // answer 500 to every nth claim
@@ -178,8 +179,16 @@ func (f *fakeServer) createDrop(w http.ResponseWriter, r *http.Request, _ *fakeD
 		return
 	}
 	f.nextID++
+	id := in.ID
+	if id == "" {
+		id = fmt.Sprintf("d%d", f.nextID)
+	}
+	if _, taken := f.drops[id]; taken {
+		problem(w, 409, "drop_exists")
+		return
+	}
 	d := &fakeDrop{
-		id: fmt.Sprintf("d%d", f.nextID), kind: in.Kind, admission: in.Admission, stock: in.Stock,
+		id: id, kind: in.Kind, admission: in.Admission, stock: in.Stock,
 		perUser: in.PerUserLimit, admitRate: float64(in.AdmitRate), opened: time.Now(),
 		held: map[string]int{}, entries: map[string]*fakeEntry{}, placed: true,
 	}
@@ -235,7 +244,7 @@ func (f *fakeServer) stats(w http.ResponseWriter, _ *http.Request, d *fakeDrop) 
 
 func (f *fakeServer) list(w http.ResponseWriter, _ *http.Request, d *fakeDrop) {
 	list := d.issuances
-	if f.hideFirst && len(list) > 0 {
+	if (f.hideFirst || d.id == f.hideFirstIn) && len(list) > 0 {
 		list = list[1:]
 	}
 	writeJSON(w, 200, issuanceList{Issuances: list})

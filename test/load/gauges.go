@@ -13,11 +13,12 @@ import (
 const maxGaugePoints = 2000
 
 // gauges samples the server while coupon-rush runs: how many buyers wait
-// (admin stats), its resident memory (--metrics-url), Redis memory (--redis),
-// and the client's own status poll rate. Each is read periodically; the peak of
+// (admin stats, summed over the run's drops), its resident memory
+// (--metrics-url), Redis memory (--redis), and the client's own status poll
+// rate. Each is read periodically; the peak of
 // waiting is the moment the memory figures are charged to.
 type gauges struct {
-	r        *runner
+	f        *fleet
 	interval time.Duration
 	http     *http.Client
 
@@ -37,12 +38,14 @@ type gauges struct {
 	points      []GaugePoint
 }
 
-func newGauges(r *runner) *gauges {
+func newGauges(f *fleet) *gauges {
 	// A thousand samples over the plan, at least one a second, at most twenty:
-	// a server-paced run may end well before its plan.
-	interval := min(max(r.planned()/1000, 50*time.Millisecond), time.Second)
+	// a server-paced run may end well before its plan. A sample reads every
+	// drop's stats, so many drops are sampled less often (20ms per drop).
+	interval := min(max(f.runners[0].planned()/1000, 50*time.Millisecond), time.Second)
+	interval = max(interval, time.Duration(len(f.runners))*20*time.Millisecond)
 	return &gauges{
-		r:        r,
+		f:        f,
 		interval: interval,
 		// No keep-alive: a scrape every second does not need a connection (and a
 		// goroutine) left behind when the run ends.
@@ -53,10 +56,10 @@ func newGauges(r *runner) *gauges {
 // before reads Redis before any buyer joined, the base its per-buyer figure
 // is measured from.
 func (g *gauges) before() {
-	if g.r.cfg.RedisAddr == "" {
+	if g.f.cfg.RedisAddr == "" {
 		return
 	}
-	g.redisBefore, g.redisErr = redisUsedMemory(g.r.cfg.RedisAddr)
+	g.redisBefore, g.redisErr = redisUsedMemory(g.f.cfg.RedisAddr)
 }
 
 // run samples until the returned stop is called, and once more then.
@@ -73,7 +76,7 @@ func (g *gauges) run() (stop func()) {
 			case <-quit:
 				return
 			case now := <-tick.C:
-				polls := g.r.rush.status.total()
+				polls := g.f.total.endpoint(EndpointLineStatus).total()
 				g.sample(now, rate(polls-prevPolls, now.Sub(prevAt)))
 				prevAt, prevPolls = now, polls
 			}
@@ -86,17 +89,25 @@ func (g *gauges) run() (stop func()) {
 }
 
 func (g *gauges) sample(now time.Time, pollRate float64) {
-	r := g.r
-	var st serverStats
-	statsErr := r.c.admin(http.MethodGet, "/v1/admin/drops/"+r.drop.ID+"/stats", nil, &st)
-	waiting := st.LineLength + st.PreQueueLength
+	f := g.f
+	var line, pre int64
+	var statsErr error
+	for _, r := range f.runners {
+		var st serverStats
+		if statsErr = f.c.admin(http.MethodGet, "/v1/admin/drops/"+r.drop.ID+"/stats", nil, &st); statsErr != nil {
+			break
+		}
+		line += st.LineLength
+		pre += st.PreQueueLength
+	}
+	waiting := line + pre
 	rss, rssOK := g.rss()
 	var redis int64
 	var redisErr error
-	if r.cfg.RedisAddr != "" && g.redisErr == nil {
-		redis, redisErr = redisUsedMemory(r.cfg.RedisAddr)
+	if f.cfg.RedisAddr != "" && g.redisErr == nil {
+		redis, redisErr = redisUsedMemory(f.cfg.RedisAddr)
 	}
-	at := now.Sub(r.start)
+	at := now.Sub(f.start)
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -118,7 +129,7 @@ func (g *gauges) sample(now time.Time, pollRate float64) {
 	if redisErr != nil && g.redisErr == nil {
 		g.redisErr = redisErr
 	}
-	p := GaugePoint{AtSeconds: at.Seconds(), Waiting: st.LineLength, PreQueue: st.PreQueueLength, PollsPerSecond: pollRate}
+	p := GaugePoint{AtSeconds: at.Seconds(), Waiting: line, PreQueue: pre, PollsPerSecond: pollRate}
 	if rssOK {
 		p.ServerRSS = rss
 	}
@@ -136,7 +147,7 @@ func (g *gauges) sample(now time.Time, pollRate float64) {
 // rss reads the server's resident memory: from --metrics-url, or for an
 // in-process server from /proc/self (which then includes the client).
 func (g *gauges) rss() (int64, bool) {
-	if url := g.r.cfg.MetricsURL; url != "" {
+	if url := g.f.cfg.MetricsURL; url != "" {
 		v, err := g.scrape(url)
 		if err != nil {
 			if g.rssErr == nil {
@@ -147,7 +158,7 @@ func (g *gauges) rss() (int64, bool) {
 		g.rssSource = "metrics"
 		return v, true
 	}
-	if g.r.cfg.InProcess {
+	if g.f.cfg.InProcess {
 		if v, err := procRSS(); err == nil {
 			g.rssSource = "/proc/self (server and client)"
 			return v, true
@@ -197,7 +208,7 @@ func (g *gauges) report(cr *CouponRushReport) {
 		cr.Notes = append(cr.Notes, "server RSS not measured: no --metrics-url")
 	}
 	switch {
-	case g.r.cfg.RedisAddr == "":
+	case g.f.cfg.RedisAddr == "":
 		cr.Notes = append(cr.Notes, "Redis memory not measured: no --redis")
 	case g.redisErr != nil:
 		cr.Notes = append(cr.Notes, "Redis memory not measured: "+g.redisErr.Error())

@@ -100,6 +100,17 @@ type pageData struct {
 	ScenarioName  string
 	Notes         []string
 	Run           []fact
+	DropRows      []dropRow
+}
+
+// dropRow is one line of a multi-drop run's per-drop table (Total: the sum).
+type dropRow struct {
+	Name                         string
+	Requests, S2xx, S409, Errors int64
+	P50Ms, P99Ms                 float64
+	Issued, Stock                int64
+	Audit                        string
+	Failed, Total                bool
 }
 
 // tile is one key figure at the top of the page.
@@ -202,6 +213,7 @@ func (d *pageData) fill() {
 		d.Sale = append(d.Sale, fact{"Undecided buyers", fmtInt(int64(s.Undecided))})
 	}
 	d.scenarioFacts()
+	d.dropRows()
 
 	d.Run = []fact{
 		{"Target", r.Target},
@@ -213,11 +225,37 @@ func (d *pageData) fill() {
 		{"Users", fmtInt(int64(r.Config.Users))},
 		{"Seed", strconv.FormatInt(r.Config.Seed, 10)},
 	}
+	if n := len(r.Drops); n > 0 {
+		d.Run[3] = fact{"Drops", fmt.Sprintf("%d, %s..%s (%s, %s, stock %d each, per user %d)", n, r.Drops[0].Drop.ID, r.Drops[n-1].Drop.ID, r.Drop.Kind,
+			r.Drop.Admission, r.Drops[0].Drop.Stock, r.Drop.PerUserLimit)}
+		d.Run[5] = fact{"Users", fmtInt(int64(r.Config.Users)) + " per drop"}
+	}
 	if r.Strategy != "" {
 		d.Run = append(d.Run[:1], append([]fact{{"Inventory strategy", r.Strategy}}, d.Run[1:]...)...)
 	}
 	if !r.StartedAt.IsZero() {
 		d.Run = append(d.Run, fact{"Started", r.StartedAt.UTC().Format("2006-01-02 15:04:05 MST")})
+	}
+}
+
+func (d *pageData) dropRows() {
+	r := d.Report
+	row := func(name string, dr DropReport, audit string, failed, total bool) dropRow {
+		return dropRow{Name: name, Requests: dr.Requests, S2xx: dr.S2xx, S409: dr.S409, Errors: dr.Errors,
+			P50Ms: dr.Latency.P50Ms, P99Ms: dr.Latency.P99Ms, Issued: int64(dr.Issued), Stock: int64(dr.Drop.Stock),
+			Audit: audit, Failed: failed, Total: total}
+	}
+	for _, dr := range r.Drops {
+		audit := "passed"
+		if !dr.Audit.Passed {
+			audit = "FAILED: " + strings.Join(dr.FailedChecks(), "; ")
+		}
+		d.DropRows = append(d.DropRows, row(dr.Drop.ID, dr, audit, !dr.Audit.Passed, false))
+	}
+	if r.AllDrops != nil && len(r.Drops) > 0 {
+		passed := passedDrops(r.Drops)
+		d.DropRows = append(d.DropRows, row("total", *r.AllDrops,
+			fmt.Sprintf("%d of %d drops passed", passed, len(r.Drops)), passed < len(r.Drops), true))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // minShuffleSample is the fewest issued pre-queue users the shuffle check
@@ -31,10 +32,13 @@ func (in auditInput) issueOrder() []apiIssuance {
 // userIndex maps a user id back to its index without a map of a million
 // entries: ids are made by userID, and the result is checked against ids.
 func userIndex(ids []string, id string) (int, bool) {
-	if len(id) < 2 || id[0] != 'u' {
+	// The number follows the last 'u': "u0000001", or "d07-u0000001" in a
+	// multi-drop run.
+	at := strings.LastIndexByte(id, 'u')
+	if at < 0 || at == len(id)-1 {
 		return 0, false
 	}
-	n, err := strconv.Atoi(id[1:])
+	n, err := strconv.Atoi(id[at+1:])
 	if err != nil || n < 1 || n > len(ids) || ids[n-1] != id {
 		return 0, false
 	}

@@ -27,12 +27,52 @@ type Report struct {
 	LineFlood   *LineFloodReport  `json:"line_flood,omitempty"`
 	CouponRush  *CouponRushReport `json:"coupon_rush,omitempty"`
 	Audit       AuditReport       `json:"audit"`
+	// RunID and Drops describe a multi-drop run (--drops N, N > 1): then Drop
+	// describes the drops together (ID is the run id, Stock their sum), Sale
+	// and Endpoints are the totals, Audit has one check per drop, and Drops
+	// has each drop's own line with its full audit.
+	RunID string       `json:"run_id,omitempty"`
+	Drops []DropReport `json:"drops,omitempty"`
+	// AllDrops is the per-drop table's total line: every drop's requests
+	// together (ID is the run id, Audit the run's).
+	AllDrops *DropReport `json:"all_drops,omitempty"`
 	// Config echoes the effective settings, at real speed.
 	Config ConfigEcho `json:"config"`
 }
 
+// DropReport is one drop's line in a multi-drop run.
+type DropReport struct {
+	Drop DropInfo `json:"drop"`
+	// Requests counts the drop's buyer requests, S2xx and S409 its answers
+	// with an outcome, Errors everything else (429, other 4xx, 5xx, no answer).
+	Requests int64 `json:"requests"`
+	S2xx     int64 `json:"2xx"`
+	S409     int64 `json:"409"`
+	Errors   int64 `json:"errors"`
+	// Latency is over all the drop's requests, at two significant figures.
+	Latency Latency `json:"latency"`
+	// Issued is the server's count for the drop.
+	Issued int         `json:"issued"`
+	Audit  AuditReport `json:"audit"`
+}
+
+// FailedChecks names the drop's failed audit checks.
+func (d DropReport) FailedChecks() []string {
+	var out []string
+	for _, c := range d.Audit.Checks {
+		if !c.Passed {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
 // ConfigEcho is the part of Config a reader needs to reproduce a run.
 type ConfigEcho struct {
+	// Drops is how many drops ran at once (absent: one); Stock and Users are
+	// per drop.
+	Drops        int     `json:"drops,omitempty"`
+	RunID        string  `json:"run_id,omitempty"`
 	Stock        int     `json:"stock"`
 	Users        int     `json:"users"`
 	PerUserLimit int     `json:"per_user_limit"`
@@ -279,8 +319,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Strategy != "" {
 		fmt.Fprintf(&b, " (%s)", r.Strategy)
 	}
-	fmt.Fprintf(&b, ", speed %gx, %.1fs wall, drop %s (%s, %s, stock %d)\n",
-		r.Speed, r.WallSeconds, r.Drop.ID, r.Drop.Kind, r.Drop.Admission, r.Drop.Stock)
+	if len(r.Drops) > 0 {
+		n := len(r.Drops)
+		fmt.Fprintf(&b, ", speed %gx, %.1fs wall, %d drops %s..%s (%s, %s, stock %d each, %d in all)\n",
+			r.Speed, r.WallSeconds, n, r.Drops[0].Drop.ID, r.Drops[n-1].Drop.ID, r.Drop.Kind, r.Drop.Admission,
+			r.Drops[0].Drop.Stock, r.Drop.Stock)
+	} else {
+		fmt.Fprintf(&b, ", speed %gx, %.1fs wall, drop %s (%s, %s, stock %d)\n",
+			r.Speed, r.WallSeconds, r.Drop.ID, r.Drop.Kind, r.Drop.Admission, r.Drop.Stock)
+	}
 	fmt.Fprintf(&b, "schedule: %d arrivals planned, %d requests started, %d late starts (>1ms, max %.1fms), %d unstarted\n\n",
 		r.Schedule.Planned, r.Schedule.Started, r.Schedule.LateStarts, r.Schedule.MaxLateMs, r.Schedule.Unstarted)
 
@@ -299,6 +346,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, e := range r.Endpoints {
 		if e.Status.S429 > 0 {
 			fmt.Fprintf(&b, "note: %s got %d answers 429: the per-user rate is too high for the server's limit (lower --speed or raise FASTDEAL_RATE_PER_USER)\n", e.Name, e.Status.S429)
+		}
+	}
+
+	if len(r.Drops) > 0 {
+		if err := writeDrops(&b, r.Drops, r.AllDrops); err != nil {
+			return err
 		}
 	}
 
@@ -345,18 +398,60 @@ func (r *Report) WriteText(w io.Writer) error {
 	if !r.Audit.Passed {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(&b, "\naudit %s\n", verdict)
+	fmt.Fprintf(&b, "\naudit %s", verdict)
+	if n := len(r.Drops); n > 0 {
+		fmt.Fprintf(&b, " (%d of %d drops passed, each audited on its own)", passedDrops(r.Drops), n)
+	}
+	b.WriteString("\n")
 	checks := append([]Check(nil), r.Audit.Checks...)
 	sort.SliceStable(checks, func(i, j int) bool { return !checks[i].Passed && checks[j].Passed })
 	for _, c := range checks {
 		mark := "ok  "
 		if !c.Passed {
 			mark = "FAIL"
+		} else if len(r.Drops) > 0 {
+			// The table lists every drop; only the failed ones need their checks.
+			continue
 		}
 		fmt.Fprintf(&b, "  %s %s: %s\n", mark, c.Name, c.Detail)
 	}
+	if n := passedDrops(r.Drops); n > 0 {
+		fmt.Fprintf(&b, "  ok   %d drops passed every check (--json has each drop's checks)\n", n)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeDrops prints the per-drop table of a multi-drop run, total last.
+func writeDrops(b *strings.Builder, drops []DropReport, total *DropReport) error {
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "drop\trequests\t2xx\t409\terrors\tp50 ms\tp99 ms\tissued\taudit")
+	row := func(name string, d DropReport, audit string) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%d/%d\t%s\n", name, d.Requests, d.S2xx, d.S409, d.Errors,
+			d.Latency.P50Ms, d.Latency.P99Ms, d.Issued, d.Drop.Stock, audit)
+	}
+	for _, d := range drops {
+		audit := "passed"
+		if !d.Audit.Passed {
+			audit = "FAILED: " + strings.Join(d.FailedChecks(), "; ")
+		}
+		row(d.Drop.ID, d, audit)
+	}
+	if total != nil {
+		row("total", *total, fmt.Sprintf("%d of %d drops passed", passedDrops(drops), len(drops)))
+	}
+	return tw.Flush()
+}
+
+func passedDrops(drops []DropReport) int {
+	n := 0
+	for _, d := range drops {
+		if d.Audit.Passed {
+			n++
+		}
+	}
+	return n
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }

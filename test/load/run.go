@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -18,19 +17,26 @@ const (
 	EndpointLineStatus = "line_status"
 )
 
-// runner holds one run's state; scenarios fill it and Run turns it into a Report.
+// runner is one drop's sale: its drop, its buyers, what they were told and
+// measured, and its audit. A run has one runner per drop (see fleet); they
+// share the run's client, scheduler and start.
 type runner struct {
-	cfg   Config
-	sc    scaled
-	c     *client
-	ids   []string
-	hs    []header
-	rng   *rand.Rand
-	drop  DropInfo
-	start time.Time
-	rec   *recorder
-	sale  *sale
-	sched *scheduler
+	cfg Config
+	sc  scaled
+	c   *client
+	// k is this drop's index in the run, n the run's number of drops.
+	k, n int
+	// dropID is the id to create the drop with ("": the server names it), and
+	// prefix starts its users' ids ("" in a single-drop run).
+	dropID string
+	prefix string
+	ids    []string
+	hs     []header
+	drop   DropInfo
+	start  time.Time
+	rec    *recorder
+	sale   *sale
+	sched  *scheduler
 
 	lastArrival time.Time
 	schedule    ScheduleReport
@@ -42,58 +48,38 @@ type runner struct {
 	rho         *float64
 }
 
-// Run performs one scenario against cfg.BaseURL: it creates the drop, drives the
-// schedule, then audits the server. It returns the report whenever the run got
-// as far as measuring, together with an *AuditError if the audit failed, or
-// another error if the run could not be carried out.
+// Run performs one scenario against cfg.BaseURL: it creates the drop (or
+// cfg.Drops drops), drives the schedule, then audits the server, each drop on
+// its own. It returns the report whenever the run got as far as measuring,
+// together with an *AuditError if an audit failed, or another error if the
+// run could not be carried out.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	sc := cfg.scaled()
 	c, err := newClient(cfg.BaseURL, cfg.AdminToken, cfg.Timeout, cfg.MaxInFlight)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	r := &runner{cfg: cfg, sc: sc, c: c}
-	if cfg.Poisson {
-		r.rng = rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15))
-	}
-	// Tokens outlive the longest the run may take, and then some.
-	exp := time.Now().Add(r.deadline() + time.Hour)
-	if r.ids, r.hs, err = identities(cfg.Users, cfg.JWTSecret, exp); err != nil {
+	f, err := newFleet(cfg, c)
+	if err != nil {
 		return nil, err
 	}
 	wallStart := time.Now()
 	switch cfg.Scenario {
 	case ConcertSpike:
-		err = r.concertSpike(ctx)
+		err = f.concertSpike(ctx)
 	case CouponRush:
-		err = r.couponRush(ctx)
+		err = f.couponRush(ctx)
 	case LineFlood:
-		err = r.lineFloodRun(ctx)
+		err = f.runners[0].lineFloodRun(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	rep := r.report(wallStart)
-	a, err := r.audit(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("audit could not read the server: %w", err)
-	}
-	rep.Audit = a
-	if rep.CouponRush != nil {
-		rep.CouponRush.PrequeueRankCorrelation = r.rho
-	}
-	rep.Sale.Issued = int(r.auditStats.Issued)
-	rep.Sale.SellOutSeconds = r.sellOut()
-	rep.WallSeconds = time.Since(wallStart).Seconds()
-	if !a.Passed {
-		return rep, &AuditError{Scenario: cfg.Scenario, Failures: a.Failures()}
-	}
-	return rep, nil
+	return f.finish(ctx, wallStart)
 }
 
 // deadline is the hard limit on the schedule: twice what it plans plus 30s.
@@ -147,35 +133,23 @@ func (r *runner) call(ep *endpoint, intended time.Time, method, path string, id 
 	})
 }
 
-// runSchedule drives the scheduler under the run's deadline with a progress
-// bar; follow runs the follow-ups that requests schedule (nil: none).
-func (r *runner) runSchedule(ctx context.Context, arrivals []time.Duration, arrive func(int, time.Time),
-	follow func(int, uint8, time.Time), total int64, done func() int64, describe func(time.Time) string) {
-	ctx, cancel := context.WithTimeout(ctx, r.deadline())
-	defer cancel()
-	r.sched = newScheduler(r.start, arrivals, r.cfg.MaxInFlight, arrive)
-	r.sched.follow = follow
-	if len(arrivals) > 0 {
-		r.lastArrival = r.start.Add(arrivals[len(arrivals)-1])
-	}
-	stop := r.progress(total, done, describe)
-	unstarted := r.sched.run(ctx)
-	stop()
-	r.schedule = r.sched.stats(unstarted)
-}
-
 // progress draws a bar on cfg.Progress until the returned stop is called;
 // describe, when set, adds the scenario's own account of where it stands.
 func (r *runner) progress(total int64, done func() int64, describe func(time.Time) string) (stop func()) {
-	if r.cfg.Progress == nil {
+	return progressBar(r.cfg, r.start, r.rec, total, done, describe)
+}
+
+// progressBar draws the bar of a run that started at start and records into rec.
+func progressBar(cfg Config, start time.Time, rec *recorder, total int64, done func() int64, describe func(time.Time) string) (stop func()) {
+	if cfg.Progress == nil {
 		return func() {}
 	}
 	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(r.cfg.Progress),
+		progressbar.OptionSetWriter(cfg.Progress),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetDescription(r.cfg.Scenario),
+		progressbar.OptionSetDescription(cfg.Scenario),
 		progressbar.OptionSetRenderBlankState(true),
 	)
 	quit := make(chan struct{})
@@ -191,7 +165,7 @@ func (r *runner) progress(total int64, done func() int64, describe func(time.Tim
 			case <-quit:
 				return
 			case now := <-tick.C:
-				req, answered, failed := r.rec.totals()
+				req, answered, failed := rec.totals()
 				perSec := rate(req-lastReq.Swap(req), now.Sub(prevAt))
 				prevAt = now
 				extra := ""
@@ -199,7 +173,7 @@ func (r *runner) progress(total int64, done func() int64, describe func(time.Tim
 					extra = ", " + describe(now)
 				}
 				bar.Describe(fmt.Sprintf("%s %5.1fs %7.0f req/s answered %d errors %d%s",
-					r.cfg.Scenario, now.Sub(r.start).Seconds(), perSec, answered, failed, extra))
+					cfg.Scenario, now.Sub(start).Seconds(), perSec, answered, failed, extra))
 				_ = bar.Set64(min(done(), total))
 			}
 		}
@@ -209,7 +183,7 @@ func (r *runner) progress(total int64, done func() int64, describe func(time.Tim
 		<-finished
 		_ = bar.Set64(min(done(), total))
 		_ = bar.Finish()
-		_, _ = io.WriteString(r.cfg.Progress, "\n")
+		_, _ = io.WriteString(cfg.Progress, "\n")
 	}
 }
 

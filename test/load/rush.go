@@ -1,9 +1,7 @@
 package load
 
 import (
-	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -29,7 +27,7 @@ type rushUser struct {
 	tries  uint16
 }
 
-// rush is one coupon-rush run.
+// rush is one drop's coupon-rush sale.
 type rush struct {
 	r       *runner
 	users   []rushUser
@@ -42,69 +40,6 @@ type rush struct {
 	nPre    int
 
 	ticketPolls atomic.Int64
-	gauges      *gauges
-}
-
-// couponRush: one general queued drop; each user joins, then polls its status
-// until decided, when the server says (poll_after_ms, presenting its latest line
-// ticket) or on the seeds' fixed grid with --fixed-poll. With a pre-queue the
-// drop opens PrequeueWindow after the start, a share of the users joins before
-// that and the rest over the ramp after it.
-func (r *runner) couponRush(ctx context.Context) error {
-	cfg := r.cfg
-	x := &rush{r: r, users: make([]rushUser, cfg.Users), paced: !cfg.FixedPoll}
-	r.rush = x
-	body := createDrop{Kind: "general", Stock: cfg.Stock, Admission: "queued", AdmitRate: r.sc.admitRate}
-	created := time.Now()
-	if r.sc.prequeue > 0 {
-		x.nPre = int(math.Round(float64(cfg.Users) * cfg.Prequeue))
-		queueOpens := created.Add(-time.Minute).UTC()
-		body.QueueOpensAt = &queueOpens
-		body.OpensAt = created.Add(r.sc.prequeue).UTC()
-		shuffle := true
-		body.ShuffleAtOpen = &shuffle
-	}
-	x.gauges = newGauges(r)
-	x.gauges.before()
-	if err := r.createDrop(body); err != nil {
-		return err
-	}
-	x.line = "/v1/drops/" + r.drop.ID + "/line"
-	x.me = x.line + "/me"
-	r.sale = newLineSale(cfg.Users)
-	r.start = time.Now()
-	x.opensAt = r.start
-	var arrivals []time.Duration
-	if r.sc.prequeue > 0 {
-		x.opensAt = body.OpensAt
-		// Creating the drop took a moment out of the pre-queue window: every
-		// pre-queue arrival still lands before opening.
-		window := max(x.opensAt.Sub(r.start), 0)
-		arrivals = rampArrivals(x.nPre, window, r.rng)
-		for _, d := range rampArrivals(cfg.Users-x.nPre, r.sc.ramp, r.rng) {
-			arrivals = append(arrivals, window+d)
-		}
-	} else {
-		arrivals = rampArrivals(cfg.Users, r.sc.ramp, r.rng)
-	}
-	r.rec = newRecorder(r.start, r.planned(), EndpointJoin, EndpointLineStatus)
-	x.join, x.status = r.rec.endpoint(EndpointJoin), r.rec.endpoint(EndpointLineStatus)
-
-	stopGauges := x.gauges.run()
-	r.runSchedule(ctx, arrivals,
-		func(u int, intended time.Time) { x.doJoin(u, intended) },
-		func(u int, op uint8, intended time.Time) {
-			if op == opJoin {
-				x.doJoin(u, intended)
-			} else {
-				x.doPoll(u, intended)
-			}
-		},
-		2*int64(cfg.Users),
-		func() int64 { return r.sale.nJoined.Load() + r.sale.nDecided.Load() },
-		x.describe)
-	stopGauges()
-	return nil
 }
 
 // newLineSale is the sale record of a line scenario: besides what every sale
@@ -162,7 +97,7 @@ func (x *rush) doJoin(u int, intended time.Time) {
 				x.keep(st, a)
 				next = x.nextPoll(a, ended, ended, r.sc.wait)
 			}
-			r.sched.after(next, u, opPoll)
+			r.after(next, u, opPoll)
 			return
 		}
 		if rep.kind == errNone && rep.status == http.StatusConflict {
@@ -172,7 +107,7 @@ func (x *rush) doJoin(u int, intended time.Time) {
 		}
 		// Joining is idempotent, so a failed join is retried on the poll grid.
 		if int(st.tries) < r.cfg.MaxPolls {
-			r.sched.after(fixedNext(intended, ended, r.sc.poll), u, opJoin)
+			r.after(fixedNext(intended, ended, r.sc.poll), u, opJoin)
 		}
 	})
 }
@@ -211,20 +146,9 @@ func (x *rush) doPoll(u int, intended time.Time) {
 			return
 		}
 		if int(st.polls) < r.cfg.MaxPolls {
-			r.sched.after(next, u, opPoll)
+			r.after(next, u, opPoll)
 		}
 	})
-}
-
-// describe is the progress bar's account of where a long run stands: the
-// countdown to opening during the pre-queue, then the time since.
-func (x *rush) describe(now time.Time) string {
-	s := x.r.sale
-	phase := fmt.Sprintf("open +%.0fs", now.Sub(x.opensAt).Seconds())
-	if now.Before(x.opensAt) {
-		phase = fmt.Sprintf("pre-queue, opens in %.0fs", x.opensAt.Sub(now).Seconds())
-	}
-	return fmt.Sprintf("%s, joined %d decided %d waiting %d", phase, s.nJoined.Load(), s.nDecided.Load(), x.gauges.lastWaiting.Load())
 }
 
 // report fills the coupon-rush section from what the run measured.
@@ -259,6 +183,5 @@ func (x *rush) report(rep *Report) {
 		v := decidedAt.Sub(x.opensAt).Seconds()
 		cr.OpenToDecidedSeconds = &v
 	}
-	x.gauges.report(cr)
 	rep.CouponRush = cr
 }

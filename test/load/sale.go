@@ -84,6 +84,9 @@ type sale struct {
 	unexpected  int
 	firstUnexpt string
 
+	// prefix starts every user id of this sale's drop (see prefixedIdentities).
+	prefix string
+
 	// Counters the progress bar reads without taking mu.
 	nJoined  atomic.Int64
 	nDecided atomic.Int64
@@ -103,6 +106,9 @@ func newSale(users, seats int) *sale {
 	return s
 }
 
+// uid is user's id as the server knows it.
+func (s *sale) uid(user int) string { return s.prefix + userID(user) }
+
 func (s *sale) attempt(user, seat int) {
 	s.mu.Lock()
 	if s.usersAttempted[user] && seat >= 0 {
@@ -121,7 +127,7 @@ func (s *sale) decode(user int, body []byte) (answer, bool) {
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
 		s.mu.Lock()
-		s.noteUnexpected(fmt.Sprintf("user %s: undecodable body %q", userID(user), snippet(body)))
+		s.noteUnexpected(fmt.Sprintf("user %s: undecodable body %q", s.uid(user), snippet(body)))
 		s.mu.Unlock()
 		return a, false
 	}
@@ -132,7 +138,7 @@ func (s *sale) decode(user int, body []byte) (answer, bool) {
 // outcomes docs/openapi.yaml lists (a 409 drop_not_open problem, say).
 func (s *sale) unexpectedAnswer(user, status int, body []byte) {
 	s.mu.Lock()
-	s.noteUnexpected(fmt.Sprintf("user %s: status %d %s", userID(user), status, snippet(body)))
+	s.noteUnexpected(fmt.Sprintf("user %s: status %d %s", s.uid(user), status, snippet(body)))
 	s.mu.Unlock()
 }
 
@@ -151,7 +157,7 @@ func (s *sale) outcome(user int, a answer, at time.Time) bool {
 	switch a.Status {
 	case "issued":
 		if a.Issuance == nil || a.Issuance.ID == "" {
-			s.noteUnexpected(fmt.Sprintf("user %s: issued without an issuance", userID(user)))
+			s.noteUnexpected(fmt.Sprintf("user %s: issued without an issuance", s.uid(user)))
 			return false
 		}
 		if _, dup := s.issued[a.Issuance.ID]; !dup {
@@ -226,7 +232,7 @@ func (s *sale) waiting(user int, position int64) {
 	if prev := s.lastPos[user]; prev > 0 && pos > prev {
 		s.positionUp++
 		if s.firstUp == "" {
-			s.firstUp = fmt.Sprintf("user %s went from position %d to %d", userID(user), prev, pos)
+			s.firstUp = fmt.Sprintf("user %s went from position %d to %d", s.uid(user), prev, pos)
 		}
 	}
 	if pos > 0 {
@@ -238,7 +244,7 @@ func (s *sale) lostUser(user int, body []byte) {
 	s.mu.Lock()
 	s.lost++
 	if s.firstLost == "" {
-		s.firstLost = fmt.Sprintf("user %s: %s", userID(user), snippet(body))
+		s.firstLost = fmt.Sprintf("user %s: %s", s.uid(user), snippet(body))
 	}
 	s.mu.Unlock()
 }
@@ -249,7 +255,7 @@ func (s *sale) undecided() (n int, first string) {
 	for u, d := range s.decided {
 		if !d && s.usersAttempted[u] {
 			if n == 0 {
-				first = userID(u)
+				first = s.uid(u)
 			}
 			n++
 		}

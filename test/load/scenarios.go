@@ -1,19 +1,22 @@
 package load
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 )
 
-// createDrop makes the scenario's drop, open from a minute ago (unless body says
+// createDrop makes the drop (named r.dropID, if set), open from a minute ago (unless body says
 // when) for a day, so that clock skew between client and server cannot close it
 // mid-run.
 func (r *runner) createDrop(body createDrop) error {
 	now := time.Now().UTC()
+	body.ID = r.dropID
 	body.Name = fmt.Sprintf("%s %s", r.cfg.Scenario, now.Format(time.RFC3339))
+	if r.dropID != "" {
+		body.Name += " " + r.dropID
+	}
 	body.Region, body.Venue = "load", "load-"+r.cfg.Scenario
 	body.PerUserLimit = r.cfg.PerUserLimit
 	if body.OpensAt.IsZero() {
@@ -37,26 +40,13 @@ func (r *runner) createDrop(body createDrop) error {
 	return nil
 }
 
-// concertSpike: one seated drop, claims naming seats that cycle through every
-// label, arriving on the staged schedule.
-func (r *runner) concertSpike(ctx context.Context) error {
+// concertArrival is this drop's concert-spike arrival: the claim of its
+// arrival i, by user i%Users for seat i%Stock.
+func (r *runner) concertArrival(bodies [][]byte) func(int, time.Time) {
 	cfg := r.cfg
-	labels := make([]string, cfg.Stock)
-	bodies := make([][]byte, cfg.Stock)
-	for i := range labels {
-		labels[i] = seatLabel(i)
-		bodies[i] = []byte(`{"seat":"` + labels[i] + `"}`)
-	}
-	if err := r.createDrop(createDrop{Kind: "seated", Seats: labels, Admission: "open"}); err != nil {
-		return err
-	}
 	path := "/v1/drops/" + r.drop.ID + "/claims"
-	arrivals := stageArrivals(r.sc.stages, r.rng)
-	r.sale = newSale(cfg.Users, cfg.Stock)
-	r.start = time.Now()
-	r.rec = newRecorder(r.start, r.planned(), EndpointClaim)
 	ep := r.rec.endpoint(EndpointClaim)
-	arrive := func(i int, intended time.Time) {
+	return func(i int, intended time.Time) {
 		u, seat := i%cfg.Users, i%cfg.Stock
 		r.sale.attempt(u, seat)
 		r.call(ep, intended, http.MethodPost, path, r.hs[u], bodies[seat], header{"Idempotency-Key", "c" + strconv.Itoa(i)}, func(rep reply, ended time.Time) {
@@ -82,6 +72,4 @@ func (r *runner) concertSpike(ctx context.Context) error {
 			}
 		})
 	}
-	r.runSchedule(ctx, arrivals, arrive, nil, int64(len(arrivals)), func() int64 { return r.rec.eps[0].total() }, nil)
-	return nil
 }

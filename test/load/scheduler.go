@@ -40,7 +40,11 @@ const opArrival = 255
 type scheduler struct {
 	start    time.Time
 	arrivals []time.Duration
-	arrive   func(i int, intended time.Time)
+	// copies is how many arrivals each offset of arrivals stands for: a run of
+	// N drops plays each drop's schedule at once, arrival i being drop i%N's
+	// arrival i/N, without a list N times as long.
+	copies int
+	arrive func(i int, intended time.Time)
 	// follow runs a follow-up scheduled with after; nil when the run has none.
 	follow func(user int, op uint8, intended time.Time)
 	sem    chan struct{}
@@ -65,6 +69,7 @@ func newScheduler(start time.Time, arrivals []time.Duration, maxInFlight int, ar
 	return &scheduler{
 		start:    start,
 		arrivals: arrivals,
+		copies:   1,
 		arrive:   arrive,
 		sem:      make(chan struct{}, maxInFlight),
 		jobs:     make(chan job),
@@ -106,7 +111,7 @@ func (s *scheduler) run(ctx context.Context) (unstarted int) {
 	defer func() {
 		s.mu.Lock()
 		s.stopped = true
-		unstarted = len(s.arrivals) - s.next
+		unstarted = s.planned() - s.next
 		s.later = nil
 		s.mu.Unlock()
 		close(s.jobs)
@@ -127,7 +132,7 @@ func (s *scheduler) run(ctx context.Context) (unstarted int) {
 			s.dispatch(j)
 		}
 		s.mu.Lock()
-		done := s.next >= len(s.arrivals) && len(s.later) == 0 && s.pending == 0
+		done := s.next >= s.planned() && len(s.later) == 0 && s.pending == 0
 		var nextAt time.Time
 		if !done {
 			nextAt = s.nextAt()
@@ -154,9 +159,9 @@ func (s *scheduler) due(now time.Time) (job, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var arrAt time.Duration
-	hasArr := s.next < len(s.arrivals)
+	hasArr := s.next < s.planned()
 	if hasArr {
-		arrAt = s.arrivals[s.next]
+		arrAt = s.arrivals[s.next/s.copies]
 	}
 	elapsed := int64(now.Sub(s.start))
 	if len(s.later) > 0 && (!hasArr || s.later[0].at < int64(arrAt)) {
@@ -176,6 +181,9 @@ func (s *scheduler) due(now time.Time) (job, bool) {
 	return job{at: s.start.Add(arrAt), user: int32(i), op: opArrival}, true
 }
 
+// planned is the number of arrivals the schedule holds.
+func (s *scheduler) planned() int { return len(s.arrivals) * s.copies }
+
 // unclaim undoes due's pending count for a job that will not start.
 func (s *scheduler) unclaim() {
 	s.mu.Lock()
@@ -185,8 +193,8 @@ func (s *scheduler) unclaim() {
 
 func (s *scheduler) nextAt() time.Time {
 	var t time.Time
-	if s.next < len(s.arrivals) {
-		t = s.start.Add(s.arrivals[s.next])
+	if s.next < s.planned() {
+		t = s.start.Add(s.arrivals[s.next/s.copies])
 	}
 	if len(s.later) > 0 {
 		at := s.start.Add(time.Duration(s.later[0].at))
@@ -341,7 +349,7 @@ func rampArrivals(n int, ramp time.Duration, rng *rand.Rand) []time.Duration {
 // scheduleStats is the scheduler's own honesty report.
 func (s *scheduler) stats(unstarted int) ScheduleReport {
 	return ScheduleReport{
-		Planned:     len(s.arrivals),
+		Planned:     s.planned(),
 		Started:     s.started.Load(),
 		LateStarts:  s.lateStarts.Load(),
 		MaxLateMs:   float64(s.maxLate.Load()) / float64(time.Millisecond),

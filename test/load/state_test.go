@@ -24,8 +24,8 @@ type rushState struct {
 // sequence and an HMAC, base64url): docs/openapi.yaml allows up to 200.
 const ticketBytes = 96
 
-func newRushState(t testing.TB, n int, secret string) *rushState {
-	ids, hs, err := identities(n, secret, time.Now().Add(time.Hour))
+func newRushState(t testing.TB, n int, prefix, secret string) *rushState {
+	ids, hs, err := prefixedIdentities(prefix, n, secret, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +46,11 @@ func heapBytes() uint64 {
 	return m.HeapAlloc
 }
 
-// bytesPerUser measures the heap that n users' state takes.
-func bytesPerUser(t testing.TB, n int, secret string) float64 {
+// bytesPerUser measures the heap that n users' state takes; prefix is a
+// drop's user prefix in a multi-drop run ("" for one drop).
+func bytesPerUser(t testing.TB, n int, prefix, secret string) float64 {
 	before := heapBytes()
-	st := newRushState(t, n, secret)
+	st := newRushState(t, n, prefix, secret)
 	after := heapBytes()
 	runtime.KeepAlive(st)
 	return float64(after-before) / float64(n)
@@ -59,7 +60,7 @@ func bytesPerUser(t testing.TB, n int, secret string) float64 {
 // each may cost a few hundred bytes at most, a line ticket included.
 func TestBytesPerUser(t *testing.T) {
 	const n = 100_000
-	per := bytesPerUser(t, n, "")
+	per := bytesPerUser(t, n, "", "")
 	t.Logf("%.0f bytes per simulated user (X-User-ID, %d-byte ticket, waiting in the heap), %.0f MB for 1,000,000",
 		per, ticketBytes, per*1e6/1e6)
 	if per > 400 {
@@ -67,9 +68,16 @@ func TestBytesPerUser(t *testing.T) {
 	}
 	// A JWT per user adds the token itself; fewer users keep the minting quick.
 	const m = 20_000
-	perJWT := bytesPerUser(t, m, "s3cret")
+	perJWT := bytesPerUser(t, m, "", "s3cret")
 	t.Logf("%.0f bytes per simulated user with a JWT each", perJWT)
 	if perJWT > 700 {
 		t.Fatalf("%.0f bytes per simulated user with JWTs, want at most 700", perJWT)
+	}
+	// A drop of a multi-drop run (--drops) keeps the same state for each of its
+	// users, under a longer id ("d07-u0000001"); the schedule is shared.
+	perDrop := bytesPerUser(t, n, "d07-", "")
+	t.Logf("%.0f bytes per simulated user of one drop of many", perDrop)
+	if perDrop > 400 {
+		t.Fatalf("%.0f bytes per simulated user of one drop of many, want at most 400", perDrop)
 	}
 }

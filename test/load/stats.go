@@ -81,6 +81,10 @@ type endpoint struct {
 	last     time.Time
 	timeline []bucket
 	codes    map[int]int64
+
+	// parent, when set, also observes everything this endpoint does: a drop's
+	// endpoint of a multi-drop run feeds the run's total.
+	parent *endpoint
 }
 
 // bucket is one slice of the timeline: answers and errors that completed in it,
@@ -110,6 +114,9 @@ type observation struct {
 const lateThreshold = time.Millisecond
 
 func (e *endpoint) observe(o observation) {
+	if e.parent != nil {
+		e.parent.observe(o)
+	}
 	lat := o.ended.Sub(o.intended)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -134,6 +141,9 @@ func (e *endpoint) observe(o observation) {
 		failed = c == class5xx || c == class4xx || c == classOther
 	}
 	recordHist(e.hist, lat)
+	if e.width < 0 {
+		return // no timeline
+	}
 	idx := 0
 	if e.width > 0 {
 		idx = int(o.ended.Sub(e.start) / e.width)
@@ -260,6 +270,21 @@ func newRecorder(start time.Time, planned time.Duration, names ...string) *recor
 	return r
 }
 
+// newDropRecorder is one drop's recorder in a multi-drop run: its endpoints
+// count, classify and keep a histogram (at the timelines' two significant
+// figures, so thirty drops cost little) but no timeline, and feed every
+// observation to the run's total recorder, which draws the charts.
+func newDropRecorder(total *recorder) *recorder {
+	r := &recorder{start: total.start, width: -1}
+	for _, p := range total.eps {
+		e := newEndpoint(p.name, total.start, -1)
+		e.hist = newHist(timelineFigures)
+		e.parent = p
+		r.eps = append(r.eps, e)
+	}
+	return r
+}
+
 func (r *recorder) endpoint(name string) *endpoint {
 	for _, e := range r.eps {
 		if e.name == name {
@@ -276,6 +301,23 @@ func (r *recorder) totals() (requests, answered, failures int64) {
 		failures += e.failures()
 	}
 	return requests, answered, failures
+}
+
+// latency is the latency of every request the recorder saw, all endpoints together.
+func (r *recorder) latency() Latency {
+	var h *hdrhistogram.Histogram
+	for _, e := range r.eps {
+		e.mu.Lock()
+		if h == nil {
+			h = hdrhistogram.New(e.hist.LowestTrackableValue(), e.hist.HighestTrackableValue(), int(e.hist.SignificantFigures()))
+		}
+		h.Merge(e.hist)
+		e.mu.Unlock()
+	}
+	if h == nil {
+		return Latency{}
+	}
+	return latencyOf(h)
 }
 
 func (r *recorder) summaries() []EndpointReport {

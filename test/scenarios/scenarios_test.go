@@ -78,20 +78,38 @@ func run(t *testing.T, e *bootstrap.Embedded, c load.Config, dsn string) {
 	if err != nil && !errors.As(err, &audit) {
 		t.Fatalf("run: %v", err)
 	}
+	drops := max(c.Drops, 1)
 	if rep.Audit.Passed {
-		if rep.Sale.Issued != c.Stock {
-			t.Fatalf("issued %d, want the whole stock of %d", rep.Sale.Issued, c.Stock)
+		if rep.Sale.Issued != c.Stock*drops {
+			t.Fatalf("issued %d, want the whole stock of %d drops of %d", rep.Sale.Issued, drops, c.Stock)
 		}
 		return
 	}
 	capacityOnly, slow := onlyCapacityFailures(rep)
-	for _, ch := range rep.Audit.Checks {
+	if drops == 1 {
+		judge(t, "", rep.Audit.Checks, capacityOnly, slow)
+		return
+	}
+	// A run of many drops is judged drop by drop, as the generator audits it.
+	if len(rep.Drops) != drops {
+		t.Fatalf("the report has %d drops, want %d", len(rep.Drops), drops)
+	}
+	for _, d := range rep.Drops {
+		judge(t, "drop "+d.Drop.ID+": ", d.Audit.Checks, capacityOnly, slow)
+	}
+}
+
+// judge fails the test for every failed check, except the capacity checks
+// when every failed request of the run failed for want of capacity.
+func judge(t *testing.T, prefix string, checks []load.Check, capacityOnly bool, slow int64) {
+	t.Helper()
+	for _, ch := range checks {
 		switch {
 		case ch.Passed:
 		case capacityChecks[ch.Name] && capacityOnly:
-			t.Logf("audit check %q failed for want of capacity (%d requests timed out or got 503 on this machine): %s", ch.Name, slow, ch.Detail)
+			t.Logf("%saudit check %q failed for want of capacity (%d requests timed out or got 503 on this machine): %s", prefix, ch.Name, slow, ch.Detail)
 		default:
-			t.Errorf("audit check %q failed: %s", ch.Name, ch.Detail)
+			t.Errorf("%saudit check %q failed: %s", prefix, ch.Name, ch.Detail)
 		}
 	}
 }
@@ -126,6 +144,31 @@ func TestEmbedded(t *testing.T) {
 	e := start(t, cfg)
 	t.Run("concert-spike", func(t *testing.T) { run(t, e, concertSpike(), "") })
 	t.Run("coupon-rush", func(t *testing.T) { run(t, e, couponRush(), "") })
+}
+
+// TestEmbeddedManyDrops runs each scenario over five drops at once
+// (`fastdeal load --drops 5`) against one in-process server: five sales side
+// by side, each audited on its own, each selling its whole stock. The sizes
+// per drop are smaller than TestEmbedded's so that five of them fit the same
+// machine.
+func TestEmbeddedManyDrops(t *testing.T) {
+	testenv.ClearFastdealEnv(t)
+	cfg, err := bootstrap.EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, cfg)
+	t.Run("concert-spike", func(t *testing.T) {
+		c := concertSpike()
+		c.Drops, c.Stock = 5, 300
+		c.Stages = []load.Stage{{Duration: 10 * time.Second, Rate: 20}, {Duration: 10 * time.Second, Rate: 40}}
+		run(t, e, c, "")
+	})
+	t.Run("coupon-rush", func(t *testing.T) {
+		c := couponRush()
+		c.Drops, c.Stock, c.Users = 5, 60, 600
+		run(t, e, c, "")
+	})
 }
 
 func TestFullProfile(t *testing.T) {
