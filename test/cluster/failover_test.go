@@ -91,6 +91,9 @@ func TestClusterMasterFailover(t *testing.T) {
 			}
 		}
 	})
+	// A fresh database too: the drops of earlier runs would otherwise be
+	// restored into the new cluster at every app start.
+	st.dropDatabase(t)
 	upStart := time.Now()
 	st.script(t, 5*time.Minute, "up", "--redis", "cluster", "--apps", "2")
 	t.Logf("stack up on the private cluster in %.1fs", time.Since(upStart).Seconds())
@@ -585,6 +588,18 @@ func (s *stack) secrets(t *testing.T) (token, jwtSecret string) {
 		return ""
 	}
 	return pick("FASTDEAL_ADMIN_TOKEN"), pick("FASTDEAL_JWT_SECRET")
+}
+
+func (s *stack) dropDatabase(t *testing.T) {
+	dsn := strings.Replace(s.mysqlDSN(t), "/"+database+"?", "/?", 1)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DROP DATABASE IF EXISTS " + database); err != nil {
+		t.Fatalf("drop database %s (the machine's MariaDB; `make services` starts it): %v", database, err)
+	}
 }
 
 func (s *stack) mysqlDSN(t *testing.T) string {
