@@ -23,11 +23,11 @@ run: ## Run on the embedded default (memory storage, :8080) with two demo drops
 	$(GO) run ./cmd/fastdeal serve --demo
 
 .PHONY: services
-services: ## Make sure MariaDB and Redis are up (start or install them)
+services: ## Make sure MariaDB, Redis and the local Redis Cluster are up (start or install them)
 	@bash infra/local/ensure-services
 
 .PHONY: test
-test: services ## Run every test with -race (starts MariaDB and Redis if needed)
+test: services ## Run every test with -race (starts MariaDB, Redis and the Redis Cluster if needed)
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
 	@# The national-scale coupon-rush (50,000 users, a shuffled pre-queue) is
@@ -67,8 +67,8 @@ lint: ## go vet plus golangci-lint (built from the Go module proxy)
 	golangci-lint run ./...
 
 .PHONY: stack-up
-stack-up: ## Run the full stack as local processes (nginx, 2 apps, Redis + Sentinel, MariaDB)
-	bash infra/local/stack up
+stack-up: ## Run the full stack as local processes (nginx, 2 apps, Redis + Sentinel, MariaDB); REDIS=cluster for the Redis Cluster
+	bash infra/local/stack up --redis $(or $(REDIS),sentinel)
 
 .PHONY: stack-down
 stack-down: ## Stop the local stack
@@ -81,6 +81,18 @@ stack-status: ## Show the local stack's processes and the Redis master
 .PHONY: test-stack
 test-stack: services ## Failover test: load through nginx while apps die and Redis fails over
 	$(GO) test -tags stack -count=1 -v -timeout 15m ./test/stack/
+
+.PHONY: redis-cluster
+redis-cluster: ## Make sure the local Redis Cluster runs (3 masters + 3 replicas on 127.0.0.1:7001-7006)
+	bash infra/local/stack cluster-up
+
+.PHONY: redis-cluster-down
+redis-cluster-down: ## Stop the local Redis Cluster (its state stays in /tmp/fastdeal-redis-cluster)
+	bash infra/local/stack cluster-down
+
+.PHONY: test-cluster
+test-cluster: services ## Failover test: load on drops over all cluster masters while one master is killed
+	$(GO) test -tags cluster -count=1 -v -timeout 10m ./test/cluster/
 
 .PHONY: clean
 clean: ## Remove build output

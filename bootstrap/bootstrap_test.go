@@ -180,6 +180,48 @@ func TestFullProfile(t *testing.T) {
 	}
 }
 
+// FASTDEAL_REDIS_CLUSTER=true with the cluster's nodes in FASTDEAL_REDIS_ADDR:
+// the service starts on the cluster client, /readyz reports the cluster's
+// state, and drops spread over its masters sell.
+func TestFullProfileOnRedisCluster(t *testing.T) {
+	testenv.ClearFastdealEnv(t)
+	seeds := testenv.RedisClusterAddrs()
+	if seeds == nil {
+		t.Skip("FASTDEAL_TEST_REDIS_CLUSTER=off")
+	}
+	t.Setenv("FASTDEAL_MYSQL_DSN", testenv.FreshDatabase(t, "fdcluster"))
+	t.Setenv("FASTDEAL_REDIS_ADDR", strings.Join(seeds, ","))
+	t.Setenv("FASTDEAL_REDIS_CLUSTER", "true")
+	t.Setenv("FASTDEAL_PUBLIC_METRICS", "true")
+	cfg, err := EmbeddedConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Migrate(ctx, cfg, "up"); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, cfg)
+	code, body := get(t, e.URL+"/readyz")
+	if code != 200 || !strings.Contains(body, `"redis":"ok (cluster: ok, `) || !strings.Contains(body, "16384/16384 slots") {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	for i := range 12 {
+		id := fmt.Sprintf("cl%d-%d", i, time.Now().UnixNano())
+		if code, body := do(t, http.MethodPost, e.URL+"/v1/admin/drops", `{"id":"`+id+`","name":"n","kind":"general","stock":1}`,
+			"Authorization", "Bearer "+e.AdminToken); code != 201 {
+			t.Fatalf("create: %d %s", code, body)
+		}
+		if code, body := do(t, http.MethodPost, e.URL+"/v1/drops/"+id+"/claims", `{}`, "X-User-ID", "u1"); code != 201 {
+			t.Fatalf("claim on %s: %d %s", id, code, body)
+		}
+		if code, body := do(t, http.MethodPost, e.URL+"/v1/drops/"+id+"/claims", `{}`, "X-User-ID", "u2"); code != 409 {
+			t.Fatalf("second claim on %s (stock 1): %d %s", id, code, body)
+		}
+	}
+}
+
 // Two instances share MySQL and Redis; an admin change made through one is
 // what buyers of the other see within a second (the design: admit-rate
 // changes reach every instance within one second), and so is a pause.

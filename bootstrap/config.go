@@ -38,8 +38,13 @@ type Config struct {
 	// by default it is only on the admin listener, one instance per scrape.
 	PublicMetrics bool `env:"FASTDEAL_PUBLIC_METRICS"`
 
-	MySQLDSN       string   `env:"FASTDEAL_MYSQL_DSN"`
-	RedisAddr      string   `env:"FASTDEAL_REDIS_ADDR"`
+	MySQLDSN string `env:"FASTDEAL_MYSQL_DSN"`
+	// RedisAddr is one host:port, or a comma list of Redis Cluster seed nodes.
+	RedisAddr string `env:"FASTDEAL_REDIS_ADDR"`
+	// RedisCluster requires FASTDEAL_REDIS_ADDR to be a Redis Cluster (a
+	// comma list always is one; one address is a cluster when its node says
+	// so). It takes precedence over the Sentinel settings.
+	RedisCluster   bool     `env:"FASTDEAL_REDIS_CLUSTER"`
 	RedisMaster    string   `env:"FASTDEAL_REDIS_MASTER"`
 	RedisSentinels []string `env:"FASTDEAL_REDIS_SENTINELS" envSeparator:","`
 	// Inventory picks the strategy; empty means redis with Redis, mysql with
@@ -123,10 +128,13 @@ func (c Config) normalize() (Config, error) {
 	default:
 		return c, fmt.Errorf("FASTDEAL_INVENTORY=%q: want memory, mysql, redis or redislock", c.Inventory)
 	}
-	if err := checkRedisAddr(c.RedisAddr); err != nil {
+	if err := checkRedisAddr(c.RedisAddr, c.RedisCluster); err != nil {
 		return c, err
 	}
-	if c.RedisMaster != "" && len(c.RedisSentinels) == 0 {
+	if c.RedisCluster && c.RedisAddr == "" {
+		return c, settingError("FASTDEAL_REDIS_ADDR", "", errors.New("FASTDEAL_REDIS_CLUSTER=true needs the cluster's nodes here (a comma list of host:port)"))
+	}
+	if c.RedisMaster != "" && len(c.RedisSentinels) == 0 && !c.RedisCluster {
 		return c, fmt.Errorf("FASTDEAL_REDIS_MASTER is set but FASTDEAL_REDIS_SENTINELS is empty")
 	}
 	if c.BodyLimit < 1024 {
@@ -145,6 +153,33 @@ func (c Config) normalize() (Config, error) {
 }
 
 func (c Config) hasRedis() bool { return c.RedisAddr != "" || c.RedisMaster != "" }
+
+// redisSentinel says whether Redis is reached through Sentinel: a master name
+// is set and cluster mode is not.
+func (c Config) redisSentinel() bool { return c.RedisMaster != "" && !c.RedisCluster }
+
+// redisClusterAddrs are the cluster's seed nodes when cluster mode is
+// selected (FASTDEAL_REDIS_CLUSTER=true or a comma list), else nil.
+func (c Config) redisClusterAddrs() []string {
+	if c.redisSentinel() {
+		return nil
+	}
+	addrs := splitAddrs(c.RedisAddr)
+	if c.RedisCluster || len(addrs) > 1 {
+		return addrs
+	}
+	return nil
+}
+
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -85,17 +85,29 @@ func MaskDSN(dsn string) string {
 	return dsn
 }
 
-// checkRedisAddr accepts one host:port: a list belongs in Sentinel settings.
-func checkRedisAddr(addr string) error {
+// checkRedisAddr accepts one host:port, or a comma list of them: the seed
+// nodes of a Redis Cluster (any node of it will do, several let the client
+// start while one is down). A list that is not a cluster fails at connect.
+func checkRedisAddr(addr string, cluster bool) error {
 	if addr == "" {
 		return nil
 	}
-	if strings.ContainsAny(addr, ", ") {
-		return settingError("FASTDEAL_REDIS_ADDR", addr, errors.New(
-			"takes one host:port; for several Redis servers set FASTDEAL_REDIS_MASTER and FASTDEAL_REDIS_SENTINELS (a comma list)"))
-	}
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+	addrs := splitAddrs(addr)
+	if len(addrs) == 0 {
 		return settingError("FASTDEAL_REDIS_ADDR", addr, errors.New("is not a host:port, e.g. 127.0.0.1:6379"))
+	}
+	for _, a := range addrs {
+		if strings.ContainsAny(a, " \t") {
+			return settingError("FASTDEAL_REDIS_ADDR", addr, errors.New(
+				"separate the addresses with commas: one host:port, or a comma list of Redis Cluster nodes"))
+		}
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			what := "is not a host:port, e.g. 127.0.0.1:6379"
+			if len(addrs) > 1 || cluster {
+				what = fmt.Sprintf("%q is not a host:port; a cluster is a comma list such as 127.0.0.1:7001,127.0.0.1:7002", a)
+			}
+			return settingError("FASTDEAL_REDIS_ADDR", addr, errors.New(what))
+		}
 	}
 	return nil
 }

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,18 +86,69 @@ func startErr(t *testing.T, cfg Config) (error, string) {
 	return err, out
 }
 
-func TestRedisAddrListIsOneLine(t *testing.T) {
+// A comma list in FASTDEAL_REDIS_ADDR names Redis Cluster seed nodes: it is
+// accepted, and selects cluster mode; what is not a list of host:port is
+// refused in one line naming the setting.
+func TestRedisAddrList(t *testing.T) {
 	testenv.ClearFastdealEnv(t)
-	t.Setenv("FASTDEAL_REDIS_ADDR", "127.0.0.1:6379,127.0.0.1:6380")
-	_, err := LoadConfig()
-	expectOneLine(t, err, "FASTDEAL_REDIS_ADDR", `"127.0.0.1:6379,127.0.0.1:6380"`)
-	if !strings.Contains(err.Error(), "FASTDEAL_REDIS_SENTINELS") {
-		t.Fatalf("the error does not say what to set instead: %v", err)
+	t.Setenv("FASTDEAL_REDIS_ADDR", "127.0.0.1:7001, 127.0.0.1:7002")
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatalf("a comma list was refused: %v", err)
 	}
-	var se *SettingError
-	if !errors.As(err, &se) || se.Name != "FASTDEAL_REDIS_ADDR" {
-		t.Fatalf("not a SettingError: %#v", err)
+	if got := cfg.redisClusterAddrs(); !slices.Equal(got, []string{"127.0.0.1:7001", "127.0.0.1:7002"}) {
+		t.Fatalf("cluster seeds = %v", got)
 	}
+	if cfg.Inventory != StrategyRedis {
+		t.Fatalf("inventory = %q, want redis", cfg.Inventory)
+	}
+	for _, bad := range []string{"127.0.0.1:7001,nohost", "127.0.0.1:7001 127.0.0.1:7002", ","} {
+		t.Setenv("FASTDEAL_REDIS_ADDR", bad)
+		_, err := LoadConfig()
+		expectOneLine(t, err, "FASTDEAL_REDIS_ADDR", fmt.Sprintf("%q", bad))
+		var se *SettingError
+		if !errors.As(err, &se) || se.Name != "FASTDEAL_REDIS_ADDR" {
+			t.Fatalf("%q: not a SettingError: %#v", bad, err)
+		}
+	}
+}
+
+// FASTDEAL_REDIS_CLUSTER=true makes one address a cluster seed and wins over
+// the Sentinel settings; without an address it is refused.
+func TestRedisClusterSetting(t *testing.T) {
+	testenv.ClearFastdealEnv(t)
+	t.Setenv("FASTDEAL_REDIS_CLUSTER", "true")
+	t.Setenv("FASTDEAL_REDIS_ADDR", "127.0.0.1:7001")
+	t.Setenv("FASTDEAL_REDIS_MASTER", "fastdeal")
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.redisClusterAddrs(); !slices.Equal(got, []string{"127.0.0.1:7001"}) || cfg.redisSentinel() {
+		t.Fatalf("cluster seeds = %v, sentinel %v", got, cfg.redisSentinel())
+	}
+	t.Setenv("FASTDEAL_REDIS_ADDR", "")
+	_, err = LoadConfig()
+	expectOneLine(t, err, "FASTDEAL_REDIS_ADDR", "FASTDEAL_REDIS_CLUSTER=true")
+
+	// Without it, one address is left to detection and a master name keeps
+	// Sentinel mode.
+	testenv.ClearFastdealEnv(t)
+	t.Setenv("FASTDEAL_REDIS_ADDR", "127.0.0.1:7001,127.0.0.1:7002")
+	t.Setenv("FASTDEAL_REDIS_MASTER", "fastdeal")
+	t.Setenv("FASTDEAL_REDIS_SENTINELS", "127.0.0.1:26379")
+	if cfg, err = LoadConfig(); err != nil || cfg.redisClusterAddrs() != nil || !cfg.redisSentinel() {
+		t.Fatalf("sentinel settings: seeds %v, sentinel %v, err %v", cfg.redisClusterAddrs(), cfg.redisSentinel(), err)
+	}
+}
+
+// A standalone Redis given as a cluster fails start-up in one line.
+func TestRedisClusterThatIsNotOneIsOneLine(t *testing.T) {
+	testenv.ClearFastdealEnv(t)
+	cfg := mustEmbedded(t)
+	cfg.RedisAddr, cfg.RedisCluster, cfg.Inventory = testenv.RedisAddr(), true, StrategyRedis
+	err, _ := startErr(t, cfg)
+	expectOneLine(t, err, "FASTDEAL_REDIS_ADDR", "not a Redis Cluster")
 }
 
 // A Redis that does not answer fails start-up once, with one line; fx's

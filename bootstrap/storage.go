@@ -119,27 +119,61 @@ var mysqlModule = fx.Module("mysql",
 	),
 )
 
-// redisModule connects through Sentinel when a master name is set, else to
-// FASTDEAL_REDIS_ADDR; rueidis follows a Sentinel failover by itself.
+// redisModule connects through Sentinel when a master name is set, to a
+// Redis Cluster when FASTDEAL_REDIS_CLUSTER=true or FASTDEAL_REDIS_ADDR is a
+// comma list, else to FASTDEAL_REDIS_ADDR (rueidis detects a cluster node
+// there too). rueidis follows a Sentinel failover and a cluster's topology by
+// itself.
 var redisModule = fx.Module("redis",
 	fx.Provide(
-		func(lc fx.Lifecycle, cfg Config) (rueidis.Client, error) {
-			c, err := redis.NewClient(redis.ClientOptions{Addr: cfg.RedisAddr, MasterName: cfg.RedisMaster,
-				SentinelAddrs: cfg.RedisSentinels, ClientName: "fastdeal-" + cfg.InstanceID})
-			if err != nil {
+		func(lc fx.Lifecycle, cfg Config, log *zap.Logger) (rueidis.Client, error) {
+			opts := redis.ClientOptions{ClientName: "fastdeal-" + cfg.InstanceID}
+			switch seeds := cfg.redisClusterAddrs(); {
+			case len(seeds) > 0:
+				opts.ClusterAddrs = seeds
 				if cfg.RedisMaster != "" {
+					log.Warn("FASTDEAL_REDIS_CLUSTER=true: FASTDEAL_REDIS_MASTER and FASTDEAL_REDIS_SENTINELS are ignored")
+				}
+			case cfg.redisSentinel():
+				opts.MasterName, opts.SentinelAddrs = cfg.RedisMaster, cfg.RedisSentinels
+			default:
+				opts.Addr = cfg.RedisAddr
+			}
+			c, err := redis.NewClient(opts)
+			if err != nil {
+				switch {
+				case opts.MasterName != "":
 					return nil, settingError("FASTDEAL_REDIS_SENTINELS", strings.Join(cfg.RedisSentinels, ","),
 						fmt.Errorf("no Sentinel answers for master %q: %w", cfg.RedisMaster, err))
+				case len(opts.ClusterAddrs) > 0:
+					return nil, settingError("FASTDEAL_REDIS_ADDR", cfg.RedisAddr, fmt.Errorf("no Redis Cluster answers: %w", err))
 				}
 				return nil, settingError("FASTDEAL_REDIS_ADDR", cfg.RedisAddr, fmt.Errorf("Redis does not answer: %w", err))
+			}
+			if redis.IsCluster(c) {
+				log.Info("redis: cluster mode", zap.String("seeds", cfg.RedisAddr))
 			}
 			lc.Append(fx.Hook{OnStop: func(context.Context) error { c.Close(); return nil }})
 			return c, nil
 		},
 		fx.Annotate(redis.NewLine, fx.As(new(waitline.WaitingLine))),
 		fx.Annotate(redis.NewLease, fx.As(new(lease.Lease))),
-		fx.Annotate(func(c rueidis.Client) Check {
-			return Check{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, c) }}
-		}, fx.ResultTags(`group:"checks"`)),
+		fx.Annotate(redisCheck, fx.ResultTags(`group:"checks"`)),
 	),
 )
+
+// redisCheck is the readiness check of Redis: PING, or for a cluster
+// CLUSTER INFO, ready only while every slot is served; /readyz shows the
+// cluster's state in one line.
+func redisCheck(c rueidis.Client) Check {
+	if !redis.IsCluster(c) {
+		return Check{Name: "redis", Ping: func(ctx context.Context) error { return redis.Ping(ctx, c) }}
+	}
+	return Check{Name: "redis", Status: func(ctx context.Context) (string, error) {
+		st, err := redis.CheckCluster(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		return "ok (cluster: " + st.String() + ")", nil
+	}}
+}

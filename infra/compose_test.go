@@ -181,6 +181,8 @@ type service struct {
 	Volumes     []string          `yaml:"volumes"`
 	DependsOn   map[string]struct {
 		Condition string `yaml:"condition"`
+		// Required false: a dependency on a service of a profile that may be off.
+		Required *bool `yaml:"required"`
 	} `yaml:"depends_on"`
 	Healthcheck struct {
 		Test []string `yaml:"test"`
@@ -435,7 +437,15 @@ func TestComposeServicesMatchStackComponents(t *testing.T) {
 		pos[name] = i
 	}
 	for name, svc := range c.Services {
-		for dep := range svc.DependsOn {
+		for dep, d := range svc.DependsOn {
+			if _, optional := c.Optional[dep]; optional {
+				// A profile's service (the cluster): the default `up` does not
+				// start it, so the dependency must not be required.
+				if d.Required == nil || *d.Required {
+					t.Errorf("%s depends on %s of a profile without required: false", name, dep)
+				}
+				continue
+			}
 			if _, ok := pos[dep]; !ok {
 				t.Errorf("%s depends on unknown service %s", name, dep)
 				continue
@@ -754,5 +764,68 @@ func TestEnvExampleListsEverySetting(t *testing.T) {
 		if !c.refs[k] && !regexp.MustCompile(`\$\{?`+k+`\b`).Match(script) {
 			t.Errorf("infra/stack.env sets %s, but neither docker-compose.yml nor infra/local/stack uses it", k)
 		}
+	}
+}
+
+// The Redis Cluster of the profile `cluster` and the local one of
+// `infra/local/stack up --redis cluster` / `make services`: six nodes, the
+// same cluster settings, three masters with a replica each, and the apps'
+// FASTDEAL_REDIS_ADDR naming all six.
+func TestRedisClusterComposeAndLocalAgree(t *testing.T) {
+	s := settings(t)
+	c := loadCompose(t, s)
+	r := renderLocal(t, needInt(t, s, "APP_REPLICAS"))
+	first := needInt(t, s, "REDIS_CLUSTER_FIRST_PORT")
+	timeout := need(t, s, "REDIS_CLUSTER_NODE_TIMEOUT_MS")
+	settingsWanted := []string{"cluster-enabled yes", "cluster-node-timeout " + timeout,
+		"cluster-require-full-coverage no", "cluster-replica-validity-factor 0"}
+	var composeSeeds, localSeeds []string
+	for i := 1; i <= 6; i++ {
+		name := fmt.Sprintf("redis-cluster-%d", i)
+		svc, ok := c.Optional[name]
+		if !ok || !slices.Equal(svc.Profiles, []string{"cluster"}) {
+			t.Errorf("docker-compose.yml: %s missing or not in the profile cluster", name)
+			continue
+		}
+		cmd := svc.commandText()
+		port := strconv.Itoa(first + i - 1)
+		local := r.file(t, "redis-cluster/"+port+"/redis.conf")
+		for _, want := range append([]string{"port %d"}, settingsWanted...) {
+			cw, lw := want, want
+			if strings.Contains(want, "%d") {
+				cw, lw = fmt.Sprintf(want, first), fmt.Sprintf(want, first+i-1)
+			}
+			if !strings.Contains(cmd, "'"+cw+"'") {
+				t.Errorf("docker-compose.yml %s lacks %q", name, cw)
+			}
+			if !slices.Contains(confLines(local, strings.Fields(lw)[0]+" "), lw) {
+				t.Errorf("infra/local/stack node %s lacks %q", port, lw)
+			}
+		}
+		if !strings.Contains(cmd, "/usr/local/etc/redis/redis.conf") || !strings.Contains(local, "maxmemory-policy noeviction") {
+			t.Errorf("%s must start from infra/redis/redis.conf in both topologies", name)
+		}
+		composeSeeds = append(composeSeeds, fmt.Sprintf("%s:%d", name, first))
+		localSeeds = append(localSeeds, "127.0.0.1:"+port)
+	}
+	create, ok := c.Optional["redis-cluster-create"]
+	if !ok || !strings.Contains(create.commandText(), "--cluster-replicas 1") || len(create.DependsOn) != 6 {
+		t.Errorf("docker-compose.yml: redis-cluster-create must join the six nodes with --cluster-replicas 1 once they are healthy")
+	}
+	script, err := os.ReadFile(stackScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), "--cluster-replicas 1") {
+		t.Error("infra/local/stack does not create the cluster with --cluster-replicas 1")
+	}
+	if got, want := c.Services["app1"].Environment["FASTDEAL_REDIS_ADDR"], strings.Join(composeSeeds, ","); got != want {
+		t.Errorf("docker-compose.yml app1 FASTDEAL_REDIS_ADDR=%q, want %q", got, want)
+	}
+	if got, want := r.appEnv(t, "app1")["FASTDEAL_REDIS_ADDR"], strings.Join(localSeeds, ","); got != want {
+		t.Errorf("infra/local/stack app1 FASTDEAL_REDIS_ADDR=%q, want %q", got, want)
+	}
+	if c.Services["app1"].Environment["FASTDEAL_REDIS_CLUSTER"] != "false" || r.appEnv(t, "app1")["FASTDEAL_REDIS_CLUSTER"] != "false" {
+		t.Error("by default (Sentinel) FASTDEAL_REDIS_CLUSTER must be false in both topologies")
 	}
 }

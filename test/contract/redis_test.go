@@ -13,6 +13,7 @@ import (
 	"github.com/fastdeal/fastdeal/domain/lease"
 	"github.com/fastdeal/fastdeal/domain/waitline"
 	"github.com/fastdeal/fastdeal/test/contract"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 // redisClient connects to the Redis named by FASTDEAL_TEST_REDIS_ADDR (the
@@ -62,6 +63,50 @@ func TestRedisLockedMySQLInventory(t *testing.T) {
 // behaviour is checked without MySQL.
 func TestRedisLockedRedisInventory(t *testing.T) {
 	c := redisClient(t)
+	inv := redis.NewLockedInventory(c, redis.NewInventory(c), redis.LockOptions{PerSeat: true, Wait: 30 * time.Second})
+	contract.RunInventory(t, func(*testing.T) inventory.Inventory { return inv })
+}
+
+// redisClusterClient connects to the test Redis Cluster (testenv.RedisClusterAddrs:
+// the local one `make services` starts on 127.0.0.1:7001-7006) for one
+// top-level test, with rueidis' cluster client. Unreachable fails the test;
+// only FASTDEAL_TEST_REDIS_CLUSTER=off skips it. The suites' fresh drop ids
+// spread their keys over every master.
+func redisClusterClient(t *testing.T) rueidis.Client {
+	t.Helper()
+	addrs := testenv.RedisClusterAddrs()
+	if addrs == nil {
+		t.Skip("FASTDEAL_TEST_REDIS_CLUSTER=off: Redis Cluster contract suites disabled on purpose")
+	}
+	c, err := redis.NewClient(redis.ClientOptions{ClusterAddrs: addrs})
+	if err != nil {
+		t.Fatalf("Redis Cluster at %v is unreachable: %v\n(`make services` starts it; or point FASTDEAL_TEST_REDIS_CLUSTER elsewhere, or set it to \"off\")", addrs, err)
+	}
+	t.Cleanup(c.Close)
+	if !redis.IsCluster(c) {
+		t.Fatalf("%v is not a Redis Cluster", addrs)
+	}
+	return c
+}
+
+func TestRedisClusterInventory(t *testing.T) {
+	inv := redis.NewInventory(redisClusterClient(t))
+	contract.RunInventory(t, func(*testing.T) inventory.Inventory { return inv })
+}
+
+func TestRedisClusterLine(t *testing.T) {
+	l := redis.NewLine(redisClusterClient(t))
+	contract.RunLine(t, func(*testing.T) waitline.WaitingLine { return l })
+}
+
+func TestRedisClusterLease(t *testing.T) {
+	l := redis.NewLease(redisClusterClient(t))
+	contract.RunLease(t, func(*testing.T) (lease.Lease, func(time.Duration)) { return l, time.Sleep })
+}
+
+// The per-seat lock keys ({drop:ID}:lock:SEAT) share the drop's slot too.
+func TestRedisClusterLockedRedisInventory(t *testing.T) {
+	c := redisClusterClient(t)
 	inv := redis.NewLockedInventory(c, redis.NewInventory(c), redis.LockOptions{PerSeat: true, Wait: 30 * time.Second})
 	contract.RunInventory(t, func(*testing.T) inventory.Inventory { return inv })
 }

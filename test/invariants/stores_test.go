@@ -149,3 +149,31 @@ func TestRedisLockInventory(t *testing.T) {
 			Ledger: mysqlLedger(t, db), Lease: redis.NewLease(rc)}
 	})
 }
+
+// TestRedisClusterFullProfile: the full profile on a Redis Cluster (the local
+// one `make services` starts), rueidis' cluster client routing each drop's
+// scripts to the master of its {drop:ID} slot; the drops of one run land on
+// different masters.
+func TestRedisClusterFullProfile(t *testing.T) {
+	skipIfOff(t, "FASTDEAL_TEST_MYSQL_DSN")
+	skipIfOff(t, "FASTDEAL_TEST_REDIS_CLUSTER")
+	Run(t, func(t *testing.T, c clock.Clock) application.Stores {
+		db, rc := mysqlDB(t), redisClusterClient(t)
+		return application.Stores{Drops: mysql.NewDrops(db), Inventory: redis.NewInventory(rc), Line: redis.NewLine(rc),
+			Ledger: mysqlLedger(t, db), Lease: redis.NewLease(rc)}
+	})
+}
+
+func redisClusterClient(t *testing.T) rueidis.Client {
+	t.Helper()
+	addrs := testenv.RedisClusterAddrs()
+	c, err := redis.NewClient(redis.ClientOptions{ClusterAddrs: addrs})
+	if err != nil {
+		t.Fatalf("Redis Cluster at %v for the invariant tests (`make services` starts it): %v", addrs, err)
+	}
+	t.Cleanup(c.Close)
+	if !redis.IsCluster(c) {
+		t.Fatalf("%v is not a Redis Cluster", addrs)
+	}
+	return c
+}

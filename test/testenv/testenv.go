@@ -33,6 +33,31 @@ func RedisAddr() string {
 	return "127.0.0.1:6379"
 }
 
+// RedisClusterAddrs are the seed nodes of the test Redis Cluster:
+// FASTDEAL_TEST_REDIS_CLUSTER (a comma list), or the local cluster that
+// `make services` starts on 127.0.0.1:7001-7006 (infra/local/stack
+// cluster-up). "off" returns nil: the caller skips, saying so.
+func RedisClusterAddrs() []string {
+	v := os.Getenv("FASTDEAL_TEST_REDIS_CLUSTER")
+	switch v {
+	case "off":
+		return nil
+	case "":
+		v = DefaultRedisCluster
+	}
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// DefaultRedisCluster is the local test cluster's nodes (REDIS_CLUSTER_PORT1
+// and the five ports after it in infra/stack.env).
+const DefaultRedisCluster = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003,127.0.0.1:7004,127.0.0.1:7005,127.0.0.1:7006"
+
 var seq atomic.Int64
 
 // FreshDatabase creates an empty database named after prefix on the test
