@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -366,10 +367,17 @@ func send(c *http.Client, method, url, body, auth, idemKey string) (int, string)
 
 func node(ctx context.Context, t *testing.T, port int) rueidis.Client {
 	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{fmt.Sprintf("127.0.0.1:%d", port)},
+	return nodeAt(t, fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// nodeAt is a client of the one node at addr: it follows no redirection, so
+// a key of another master's slot answers MOVED.
+func nodeAt(t *testing.T, addr string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr},
 		ForceSingleClient: true, DisableCache: true, DisableRetry: true})
 	if err != nil {
-		t.Fatalf("node %d: %v", port, err)
+		t.Fatalf("node %s: %v", addr, err)
 	}
 	return c
 }
@@ -396,10 +404,14 @@ func nodeRole(ctx context.Context, t *testing.T, port int) string {
 	return s
 }
 
-// topology is CLUSTER SLOTS as slot ranges and their masters' ports.
-type topology []struct {
+// topology is CLUSTER SLOTS as slot ranges and their masters' ports and
+// addresses.
+type topology []slotRange
+
+type slotRange struct {
 	from, to int64
 	master   int
+	addr     string
 }
 
 func (tp topology) masterOf(slot int64) int {
@@ -424,8 +436,23 @@ func (tp topology) masters() []int {
 	return out
 }
 
+// addrOf is the address of the master that serves slot, or "".
+func (tp topology) addrOf(slot int64) string {
+	for _, r := range tp {
+		if slot >= r.from && slot <= r.to {
+			return r.addr
+		}
+	}
+	return ""
+}
+
 func slotsFrom(ctx context.Context, port int) (topology, error) {
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{fmt.Sprintf("127.0.0.1:%d", port)},
+	return slotsAt(ctx, fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// slotsAt reads CLUSTER SLOTS from the node at addr.
+func slotsAt(ctx context.Context, addr string) (topology, error) {
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr},
 		ForceSingleClient: true, DisableCache: true, DisableRetry: true})
 	if err != nil {
 		return nil, err
@@ -447,11 +474,9 @@ func slotsFrom(ctx context.Context, port int) (topology, error) {
 		if len(m) < 2 {
 			return nil, errors.New("CLUSTER SLOTS entry without a master")
 		}
+		host, _ := m[0].ToString()
 		p, _ := m[1].AsInt64()
-		tp = append(tp, struct {
-			from, to int64
-			master   int
-		}{from, to, int(p)})
+		tp = append(tp, slotRange{from, to, int(p), net.JoinHostPort(host, strconv.FormatInt(p, 10))})
 	}
 	return tp, nil
 }
