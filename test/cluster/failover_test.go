@@ -13,6 +13,11 @@
 // drop issued more than its stock, every 201 a buyer saw is there, and every
 // drop sold out.
 //
+// TestManyDropsOverClusterMasters (multidrop_test.go) runs concert-spike and
+// coupon-rush over 30 drops each on the shared local cluster and checks that
+// every drop passes its audit and that the drops' keys are on all three
+// masters.
+//
 //	go test -tags cluster -count=1 -v -timeout 10m ./test/cluster/   (make test-cluster)
 package cluster
 
