@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,6 +44,9 @@ type DispatcherOptions struct {
 	// PlaceBatch is how many pre-queue members one placement step moves
 	// (default 1000): one short script each, so Redis is never blocked long.
 	PlaceBatch int
+	// Parallel is how many drops are served at once within a tick (default
+	// 32). The callbacks above may then run concurrently.
+	Parallel int
 	// Reconciler, if set, restores a drop the inventory lost (Redis came
 	// back empty) before admission goes on; in a queued general drop nobody
 	// else claims, so nobody else would notice.
@@ -75,6 +79,8 @@ type dropState struct {
 	// placed: this drop's pre-queue is placed (or it has none); checked
 	// once per holder, since a placed pre-queue stays placed.
 	placed bool
+	// busy: a goroutine is serving this drop now; the run loop skips it.
+	busy atomic.Bool
 }
 
 // closedRecheck is how often a drop whose line is closed is looked at again:
@@ -95,6 +101,9 @@ func NewDispatcher(st Stores, drops *DropCache, opt DispatcherOptions, log *zap.
 	}
 	if opt.PlaceBatch <= 0 {
 		opt.PlaceBatch = 1000
+	}
+	if opt.Parallel <= 0 {
+		opt.Parallel = 32
 	}
 	if opt.RefreshEvery <= 0 {
 		opt.RefreshEvery = time.Second
@@ -146,6 +155,9 @@ func (d *Dispatcher) run(ctx context.Context) {
 	defer t.Stop()
 	var ids []string
 	var listed time.Time
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, d.opt.Parallel)
 	for {
 		select {
 		case <-ctx.Done():
@@ -159,11 +171,28 @@ func (d *Dispatcher) run(ctx context.Context) {
 				ids, listed = fresh, time.Now()
 			}
 		}
+		// Drops are served side by side, so one drop's slow store calls
+		// (a shard failing over, a commit stuck behind a lock) hold up only
+		// that drop: a drop still being served from an earlier tick is
+		// skipped, and at most Parallel drops are served at once.
 		for _, id := range ids {
 			if ctx.Err() != nil {
 				return
 			}
-			d.Serve(ctx, id)
+			s := d.state(id)
+			if !s.busy.CompareAndSwap(false, true) {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			default:
+				s.busy.Store(false) // every slot taken: next tick
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-sem; s.busy.Store(false) }()
+				d.Serve(ctx, id)
+			})
 		}
 	}
 }

@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/fastdeal/fastdeal/domain/drop"
 	"github.com/fastdeal/fastdeal/domain/inventory"
 	"github.com/fastdeal/fastdeal/domain/issuance"
+	"github.com/fastdeal/fastdeal/domain/lease"
 	"github.com/fastdeal/fastdeal/domain/waitline"
 )
 
@@ -157,4 +159,74 @@ func userIDs(list []issuance.Issuance) []string {
 		out[i] = iss.UserID
 	}
 	return out
+}
+
+// stuckLease blocks every lease call for names containing stuck until
+// released, deadline or not, as a store that stopped answering would.
+type stuckLease struct {
+	lease.Lease
+	stuck   string
+	release chan struct{}
+	blocked atomic.Int32
+}
+
+func (s *stuckLease) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if strings.Contains(name, s.stuck) {
+		s.blocked.Add(1)
+		<-s.release
+	}
+	return s.Lease.Acquire(ctx, name, holder, ttl)
+}
+
+// One drop whose store calls hang must not stall admission to the others:
+// the dispatcher serves drops side by side within a tick.
+func TestDispatcherServesOtherDropsWhileOneHangs(t *testing.T) {
+	ctx := context.Background()
+	st := memStores()
+	cache := application.NewDropCache(st.Drops, time.Hour)
+	recon := application.NewReconciler(st, nil)
+	cat := application.NewCatalog(st, cache, recon)
+	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	mk := func(name string) *drop.Drop {
+		d, err := cat.Create(ctx, drop.Params{Name: name, Kind: drop.KindGeneral, Stock: 5, Admission: drop.AdmissionQueued, AdmitRate: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	hung, other := mk("hung"), mk("other")
+	if _, _, err := sales.JoinLine(ctx, hung.ID(), "buyer-hung"); err != nil {
+		t.Fatal(err)
+	}
+	sl := &stuckLease{Lease: st.Lease, stuck: hung.ID(), release: make(chan struct{})}
+	st.Lease = sl
+	disp := application.NewDispatcher(st, cache, application.DispatcherOptions{Instance: "t", Tick: time.Millisecond}, nil)
+	disp.Start()
+	defer disp.Stop(ctx)
+	defer close(sl.release) // before Stop, so the hung tick can end
+	deadline := time.Now().Add(time.Minute)
+	for sl.blocked.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatcher never served the hung drop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The buyer joins while the hung drop's call is stuck: served one after
+	// the other, the drops would wait behind it for ever.
+	if _, _, err := sales.JoinLine(ctx, other.ID(), "buyer-other"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		v, err := sales.LineStatus(ctx, other.ID(), "buyer-other", "")
+		if err == nil && v.Status == waitline.Issued {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other drop's buyer is still %+v, %v a minute after a drop hung", v, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v, err := sales.LineStatus(ctx, hung.ID(), "buyer-hung", ""); err != nil || v.Status != waitline.Waiting {
+		t.Fatalf("the hung drop's buyer = %+v, %v; want still waiting", v, err)
+	}
 }
