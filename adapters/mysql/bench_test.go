@@ -3,7 +3,15 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // benchParallelism gives 32 concurrent callers per core: a spike's worth of
@@ -12,7 +20,12 @@ const benchParallelism = 32
 
 // BenchmarkLedgerGroupCommit records issuances through the group-commit
 // writer from many goroutines; compare with BenchmarkSingleRowInsert, the
-// same work as one autocommitted INSERT per issuance.
+// same work as one autocommitted INSERT per issuance. Besides records/s it
+// reports the p99 of Record, the CPU this process spent per record
+// (getrusage: the callers' work is included, and is the same for every
+// writer), and, when a local mariadbd is found, the server's CPU per record
+// (utime+stime from /proc/<pid>/stat, so it includes whatever else the
+// server ran meanwhile).
 func BenchmarkLedgerGroupCommit(b *testing.B) {
 	for _, writers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchLedger(b, writers) })
@@ -24,22 +37,95 @@ func benchLedger(b *testing.B, writers int) {
 	defer func() { _ = l.Close(context.Background()) }()
 	ctx := context.Background()
 	dropID := uid("bench")
+	var (
+		mu    sync.Mutex
+		lats  []time.Duration
+		usage = startUsage(b)
+	)
 	b.SetParallelism(benchParallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		mine := make([]time.Duration, 0, 1024)
+		defer func() {
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
 		for pb.Next() {
-			if err := l.Record(ctx, candidateN(dropID, uid("u"), "", 1)); err != nil {
+			iss := candidateN(dropID, uid("u"), "", 1)
+			start := time.Now()
+			if err := l.Record(ctx, iss); err != nil {
 				b.Error(err)
 				return
 			}
+			mine = append(mine, time.Since(start))
 		}
 	})
 	b.StopTimer()
+	usage.report(b, b.N)
 	s := l.Stats()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	if s.Batches > 0 {
 		b.ReportMetric(float64(s.Written)/float64(s.Batches), "records/batch")
 	}
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// cpuUsage samples this process's and mariadbd's CPU time around a benchmark.
+type cpuUsage struct {
+	self  time.Duration
+	dbPID int
+	db    time.Duration
+}
+
+func startUsage(b *testing.B) cpuUsage {
+	u := cpuUsage{self: selfCPU(b)}
+	if out, err := exec.Command("pgrep", "-x", "mariadbd").Output(); err == nil {
+		if pid, err := strconv.Atoi(strings.Fields(string(out))[0]); err == nil {
+			u.dbPID = pid
+			u.db = procCPU(b, pid)
+		}
+	}
+	return u
+}
+
+func (u cpuUsage) report(b *testing.B, n int) {
+	if n == 0 {
+		return
+	}
+	b.ReportMetric(float64((selfCPU(b)-u.self).Microseconds())/float64(n), "app-cpu-us/rec")
+	if u.dbPID != 0 {
+		b.ReportMetric(float64((procCPU(b, u.dbPID)-u.db).Microseconds())/float64(n), "db-cpu-us/rec")
+	}
+}
+
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU reads utime+stime of pid from /proc/<pid>/stat, in clock ticks of
+// 1/100 s (the kernel's USER_HZ on Linux).
+func procCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the whole line.
+	rest := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	ut, err1 := strconv.ParseInt(rest[11], 10, 64)
+	st, err2 := strconv.ParseInt(rest[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parse /proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // BenchmarkSingleRowInsert is the baseline: each caller inserts its own row
