@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/uptrace/bun"
 
@@ -23,9 +27,13 @@ type LedgerOptions struct {
 	// throughput; 256 rows keep the statement well under max_allowed_packet
 	// and the transaction's lock time short.
 	MaxBatch int
-	// MaxWait is how long the writer waits for a batch to fill after its first
-	// issuance arrives (default 2ms): the latency every claim pays so that,
-	// under load, many share one commit.
+	// MaxWait caps how long a batch gathers while another batch is in the
+	// database (default 2ms). A batch starts at once when no other batch is
+	// in the database, with whatever is queued; otherwise it gathers until
+	// that commit returns, it is full, or MaxWait has passed, and then goes
+	// too (at most Writers batches are in the database at once). So a lone
+	// claim never waits for company, and under load the time one commit
+	// takes is the time the next batch fills, as in InnoDB's group commit.
 	MaxWait time.Duration
 	// Timeout bounds how long Record waits (default 2s); the caller's context
 	// deadline, if earlier, bounds it instead. A Record whose issuance the
@@ -39,8 +47,8 @@ type LedgerOptions struct {
 	QueueSize int
 	// Writers is how many batches may be in the database at once (default 2).
 	// With one, the next batch waits for the previous round trip even when
-	// it is full; with two, one batch collects while the other commits and
-	// InnoDB folds both commits into one log flush.
+	// it is full; with two, one batch gathers while the other commits, and
+	// goes without waiting for it once full or after MaxWait.
 	Writers int
 }
 
@@ -83,6 +91,12 @@ type LedgerStats struct {
 	BatchSizes [len(BatchSizeBuckets) + 1]uint64
 	// MaxBatchSize is the largest batch committed so far.
 	MaxBatchSize int
+	// How each batch that reached the database started: StartedIdle at once,
+	// no other batch being in the database; the others gathered while one
+	// was, and started when it returned (StartedAfterCommit), when full
+	// (StartedFull) or after MaxWait (StartedMaxWait). A batch whose every
+	// request gave up before it started is not counted.
+	StartedIdle, StartedAfterCommit, StartedFull, StartedMaxWait uint64
 	// Pending is how many Records are waiting for an answer right now.
 	Pending int
 }
@@ -93,12 +107,25 @@ const (
 	reqAbandoned
 )
 
+// batchStart says why a batch left gathering; see LedgerStats.
+type batchStart int
+
+const (
+	startIdle batchStart = iota
+	startAfterCommit
+	startFull
+	startMaxWait
+	numStarts
+)
+
 type ledgerReq struct {
 	iss      issuance.Issuance
-	queued   time.Time
 	deadline time.Time
 	state    atomic.Int32
 	done     chan error
+	// row is the request whose row the batch's statement carries for this
+	// id (itself unless an earlier request of the batch had the same id).
+	row *ledgerReq
 }
 
 // Ledger makes issuances durable in the issuances table through writer
@@ -115,6 +142,12 @@ type Ledger struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
+	// inDB counts batches in the database; settled is closed, and replaced,
+	// each time one leaves it. Both under gmu.
+	gmu     sync.Mutex
+	inDB    int
+	settled chan struct{}
+
 	pending   atomic.Int64
 	batches   atomic.Uint64
 	failed    atomic.Uint64
@@ -122,6 +155,7 @@ type Ledger struct {
 	abandoned atomic.Uint64
 	maxBatch  atomic.Int64
 	sizes     [len(BatchSizeBuckets) + 1]atomic.Uint64
+	starts    [numStarts]atomic.Uint64
 }
 
 var _ issuance.Ledger = (*Ledger)(nil)
@@ -132,10 +166,11 @@ var _ issuance.Ledger = (*Ledger)(nil)
 func NewLedger(db *bun.DB, opts LedgerOptions) *Ledger {
 	opts = opts.withDefaults()
 	l := &Ledger{
-		db:    db,
-		opts:  opts,
-		queue: make(chan *ledgerReq, opts.QueueSize),
-		done:  make(chan struct{}),
+		db:      db,
+		opts:    opts,
+		queue:   make(chan *ledgerReq, opts.QueueSize),
+		done:    make(chan struct{}),
+		settled: make(chan struct{}),
 	}
 	for range opts.Writers {
 		l.wg.Go(l.run)
@@ -164,12 +199,11 @@ func (l *Ledger) Record(ctx context.Context, iss issuance.Issuance) error {
 	if err := ctx.Err(); err != nil {
 		return unavailablef("not written: %w", err)
 	}
-	queued := time.Now()
-	deadline := queued.Add(l.opts.Timeout)
+	deadline := time.Now().Add(l.opts.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	r := &ledgerReq{iss: iss, queued: queued, deadline: deadline, done: make(chan error, 1)}
+	r := &ledgerReq{iss: iss, deadline: deadline, done: make(chan error, 1)}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 
@@ -246,6 +280,10 @@ func (l *Ledger) Stats() LedgerStats {
 	for i := range l.sizes {
 		s.BatchSizes[i] = l.sizes[i].Load()
 	}
+	s.StartedIdle = l.starts[startIdle].Load()
+	s.StartedAfterCommit = l.starts[startAfterCommit].Load()
+	s.StartedFull = l.starts[startFull].Load()
+	s.StartedMaxWait = l.starts[startMaxWait].Load()
 	return s
 }
 
@@ -253,24 +291,14 @@ func (l *Ledger) run() {
 	batch := make([]*ledgerReq, 0, l.opts.MaxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var lastFlush time.Time
 	for {
 		first, ok := <-l.queue
 		if !ok {
 			return
 		}
 		batch = append(batch[:0], first)
-		var open bool
-		if first.queued.Before(lastFlush) {
-			// A backlog that queued up during the previous commit has waited
-			// already: take what is queued now and commit at once.
-			open = l.drain(&batch)
-		} else {
-			open = l.collect(&batch, timer)
-		}
-		if done := l.flush(batch); !done.IsZero() {
-			lastFlush = done
-		}
+		open, start := l.gather(&batch, timer)
+		l.flush(batch, start)
 		clear(batch)
 		if !open {
 			// Close: the queue is closed and drained; nothing is left.
@@ -279,23 +307,36 @@ func (l *Ledger) run() {
 	}
 }
 
-// collect adds requests to batch until it is full or MaxWait has passed;
-// it reports false once the queue is closed.
-func (l *Ledger) collect(batch *[]*ledgerReq, timer *time.Timer) bool {
+// gather completes a batch that holds its first request. With no other batch
+// in the database it takes what is queued right now and starts at once: a
+// lone request, or the backlog that queued during the last commit, waits for
+// nobody. With one in the database it gathers until that commit returns,
+// the batch is full, or MaxWait has passed. It reports false once the queue
+// is closed (and drained into the batch, up to its size).
+func (l *Ledger) gather(batch *[]*ledgerReq, timer *time.Timer) (bool, batchStart) {
+	l.gmu.Lock()
+	busy, settled := l.inDB > 0, l.settled
+	l.gmu.Unlock()
+	if !busy {
+		return l.drain(batch), startIdle
+	}
 	timer.Reset(l.opts.MaxWait)
 	defer timer.Stop()
 	for len(*batch) < l.opts.MaxBatch {
 		select {
 		case r, ok := <-l.queue:
 			if !ok {
-				return false
+				return false, startAfterCommit
 			}
 			*batch = append(*batch, r)
+		case <-settled:
+			// Requests that arrived with the answer may still be queued.
+			return l.drain(batch), startAfterCommit
 		case <-timer.C:
-			return true
+			return l.drain(batch), startMaxWait
 		}
 	}
-	return true
+	return true, startFull
 }
 
 // drain adds what is queued right now, without waiting; it reports false
@@ -315,12 +356,25 @@ func (l *Ledger) drain(batch *[]*ledgerReq) bool {
 	return true
 }
 
-// flush writes the batch's live requests in one transaction and answers
-// each of them; it never returns before every taken request has its answer.
-// It returns when the database answered (zero if nothing was written): a
-// request queued before then waited through the commit, one queued after
-// was sent by a caller just answered.
-func (l *Ledger) flush(batch []*ledgerReq) time.Time {
+// enter and leave bracket a batch's time in the database; leave wakes the
+// batches gathering meanwhile.
+func (l *Ledger) enter() {
+	l.gmu.Lock()
+	l.inDB++
+	l.gmu.Unlock()
+}
+
+func (l *Ledger) leave() {
+	l.gmu.Lock()
+	l.inDB--
+	close(l.settled)
+	l.settled = make(chan struct{})
+	l.gmu.Unlock()
+}
+
+// flush writes the batch's live requests in one statement and answers each
+// of them; it never returns before every taken request has its answer.
+func (l *Ledger) flush(batch []*ledgerReq, start batchStart) {
 	live := batch[:0]
 	deadline := time.Time{}
 	for _, r := range batch {
@@ -333,9 +387,17 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 		}
 	}
 	if len(live) == 0 {
-		return time.Time{}
+		return
 	}
 	defer l.pending.Add(-int64(len(live)))
+	l.starts[start].Add(1)
+	l.enter()
+	left := false
+	defer func() {
+		if !left {
+			l.leave()
+		}
+	}()
 
 	// The batch ends by its most patient request's deadline, and gets at
 	// least minBatchWindow: a slow database delays the batch's callers but
@@ -346,7 +408,8 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 	deadline = later(deadline, time.Now().Add(l.minBatchWindow()))
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	found, sent, err := l.writeBatch(ctx, live)
+	rows := l.dedupe(live)
+	stored, found, sent, err := l.writeBatch(ctx, rows)
 	if err != nil && sent {
 		// The INSERT reached the server and the client gave up on it: the
 		// server may still be running it and commit after a read-back has
@@ -358,8 +421,11 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 		// Timeout/4 of its requests' queueing, the time the reconciler waits
 		// before it treats a held unit as settled.
 		rctx, rcancel := context.WithTimeout(context.Background(), l.minBatchWindow())
-		if serr := l.stopStatement(rctx, live[0].iss.ID); serr == nil {
-			if got, rerr := l.readBack(rctx, batchIDs(live)); rerr == nil {
+		if serr := l.stopStatement(rctx, rows[0].iss.ID); serr == nil {
+			if got, rerr := l.readBack(rctx, batchIDs(rows)); rerr == nil {
+				rcancel()
+				l.leave()
+				left = true
 				for _, r := range live {
 					if _, ok := got[r.iss.ID]; ok {
 						r.done <- outcome(r.iss, got)
@@ -367,14 +433,14 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 						r.done <- unavailablef("not written: batch of %d: %w", len(live), err)
 					}
 				}
-				rcancel()
 				l.failed.Add(1)
-				return time.Now()
+				return
 			}
 		}
 		rcancel()
 	}
-	answered := time.Now()
+	l.leave()
+	left = true
 	if err != nil {
 		l.failed.Add(1)
 		if sent {
@@ -385,15 +451,40 @@ func (l *Ledger) flush(batch []*ledgerReq) time.Time {
 		for _, r := range live {
 			r.done <- err
 		}
-		return answered
+		return
 	}
 	l.batches.Add(1)
 	l.written.Add(uint64(len(live)))
 	l.observe(len(live))
+	if stored {
+		// Every row went in: each request is stored unless another
+		// request of the batch put a different issuance under its id.
+		for _, r := range live {
+			r.done <- outcomeRow(r.iss, issuanceToRow(r.row.iss), true)
+		}
+		return
+	}
 	for _, r := range live {
 		r.done <- outcome(r.iss, found)
 	}
-	return answered
+}
+
+// dedupe sorts live by id, points each request at the one whose row the
+// statement carries for its id (the earliest queued), and returns those.
+// Rows in primary-key order make concurrent writers take locks in the same
+// order, which keeps InnoDB deadlocks rare.
+func (l *Ledger) dedupe(live []*ledgerReq) []*ledgerReq {
+	slices.SortStableFunc(live, func(a, b *ledgerReq) int { return strings.Compare(a.iss.ID, b.iss.ID) })
+	rows := make([]*ledgerReq, 0, len(live))
+	for _, r := range live {
+		if n := len(rows); n > 0 && rows[n-1].iss.ID == r.iss.ID {
+			r.row = rows[n-1]
+			continue
+		}
+		r.row = r
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 func (l *Ledger) minBatchWindow() time.Duration { return l.opts.Timeout / 4 }
@@ -420,6 +511,12 @@ func (l *Ledger) observe(n int) {
 // stored under the batch's ids.
 func outcome(iss issuance.Issuance, found map[string]issuanceRow) error {
 	row, ok := found[iss.ID]
+	return outcomeRow(iss, row, ok)
+}
+
+// outcomeRow says what the committed batch means for iss, given the row
+// stored under its id (ok false: none, a unique key refused it).
+func outcomeRow(iss issuance.Issuance, row issuanceRow, ok bool) error {
 	if !ok {
 		return fmt.Errorf("mysql: ledger: %s (drop %s, user %s, n %d, seat %q): %w",
 			iss.ID, iss.DropID, iss.UserID, iss.N, iss.Seat, issuance.ErrDuplicate)
@@ -431,46 +528,25 @@ func outcome(iss issuance.Issuance, found map[string]issuanceRow) error {
 	return nil
 }
 
-// writeBatch inserts the batch with one multi-row INSERT IGNORE and reads
-// back which ids are stored, in one transaction. Rows a unique key refused
+// writeBatch inserts rows (distinct ids, in id order) with one multi-row
+// INSERT IGNORE. stored reports that every row went in, which settles every
+// outcome without a read; otherwise found holds the rows now stored under
+// the batch's ids, read back after the commit. Rows a unique key refused
 // are simply absent; the caller tells a repeat (same id) from a conflict.
 // A deadlock with another instance's writer is retried while time is left.
-func (l *Ledger) writeBatch(ctx context.Context, live []*ledgerReq) (map[string]issuanceRow, bool, error) {
-	rows := make([]issuanceRow, 0, len(live))
-	seen := make(map[string]struct{}, len(live))
-	for _, r := range live {
-		if _, dup := seen[r.iss.ID]; dup {
-			continue
-		}
-		seen[r.iss.ID] = struct{}{}
-		rows = append(rows, issuanceToRow(r.iss))
-	}
-	// Rows in primary-key order make concurrent writers take locks in the
-	// same order, which keeps InnoDB deadlocks rare.
-	slices.SortFunc(rows, func(a, b issuanceRow) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
-	ids := make([]string, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
-	}
+func (l *Ledger) writeBatch(ctx context.Context, rows []*ledgerReq) (stored bool, found map[string]issuanceRow, sent bool, err error) {
+	query := insertStatement(rows)
 	for {
-		found, sent, err := l.tryBatch(ctx, rows, ids)
+		stored, found, sent, err = l.tryBatch(ctx, query, rows)
 		if err == nil || !isRetryable(err) || ctx.Err() != nil {
-			return found, sent, err
+			return stored, found, sent, err
 		}
 	}
 }
 
-func batchIDs(live []*ledgerReq) []string {
-	ids := make([]string, len(live))
-	for i, r := range live {
+func batchIDs(rows []*ledgerReq) []string {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
 		ids[i] = r.iss.ID
 	}
 	return ids
@@ -483,25 +559,81 @@ func batchIDs(live []*ledgerReq) []string {
 // issuances are never deleted. sent reports whether the INSERT may have
 // reached the server: a connection that could not be had, or one the driver
 // found broken before writing (driver.ErrBadConn), sent nothing.
-func (l *Ledger) tryBatch(ctx context.Context, rows []issuanceRow, ids []string) (_ map[string]issuanceRow, sent bool, _ error) {
-	conn, err := l.db.Conn(ctx)
+func (l *Ledger) tryBatch(ctx context.Context, query string, rows []*ledgerReq) (stored bool, _ map[string]issuanceRow, sent bool, _ error) {
+	// database/sql directly: bun would scan the statement for placeholders.
+	conn, err := l.db.DB.Conn(ctx)
 	if err != nil {
-		return nil, false, err
+		return false, nil, false, err
 	}
 	defer conn.Close()
-	res, err := conn.NewInsert().Model(&rows).Ignore().Exec(ctx)
+	res, err := conn.ExecContext(ctx, query)
 	if err != nil {
-		return nil, !errors.Is(err, driver.ErrBadConn), err
+		return false, nil, !errors.Is(err, driver.ErrBadConn), err
 	}
-	found := make(map[string]issuanceRow, len(rows))
 	if n, err := res.RowsAffected(); err == nil && n == int64(len(rows)) {
-		for _, r := range rows {
-			found[r.ID] = r
-		}
-		return found, true, nil
+		return true, nil, true, nil
 	}
-	got, err := readBack(ctx, conn, ids)
-	return got, true, err
+	got, err := readBack(ctx, l.db, batchIDs(rows))
+	return false, got, true, err
+}
+
+const insertHead = "INSERT IGNORE INTO issuances (id, drop_id, user_id, seat, n, code, issued_at) VALUES "
+
+// insertStatement builds the batch's INSERT with its values written in, so
+// that it costs one round trip (COM_QUERY) and no reflection. Every value
+// is either an integer, a time, or a string checkIssuance let through; a
+// string is written as a quoted literal when it holds only printable ASCII
+// other than quote and backslash (ids and seats always do, so
+// stopStatement finds the batch by an id), and as a hex literal otherwise,
+// which reads the same whatever the session's sql_mode.
+func insertStatement(rows []*ledgerReq) string {
+	size := len(insertHead)
+	for _, r := range rows {
+		iss := &r.iss
+		size += len(iss.ID) + len(iss.DropID) + len(iss.UserID) + len(iss.Seat) + 2*len(iss.Code) + 64
+	}
+	b := make([]byte, 0, size)
+	b = append(b, insertHead...)
+	for i, r := range rows {
+		iss := &r.iss
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '(')
+		b = appendSQLString(b, iss.ID)
+		b = append(b, ',')
+		b = appendSQLString(b, iss.DropID)
+		b = append(b, ',')
+		b = appendSQLString(b, iss.UserID)
+		b = append(b, ',')
+		if iss.Seat == "" {
+			b = append(b, "NULL"...)
+		} else {
+			b = appendSQLString(b, iss.Seat)
+		}
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(iss.N), 10)
+		b = append(b, ',')
+		b = appendSQLString(b, iss.Code)
+		b = append(b, ",'"...)
+		b = iss.IssuedAt.UTC().AppendFormat(b, "2006-01-02 15:04:05.000000")
+		b = append(b, "')"...)
+	}
+	// b is this call's own and never written again: no copy.
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func appendSQLString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '\'' || c == '\\' {
+			b = append(b, "X'"...)
+			b = hex.AppendEncode(b, []byte(s))
+			return append(b, '\'')
+		}
+	}
+	b = append(b, '\'')
+	b = append(b, s...)
+	return append(b, '\'')
 }
 
 // stopStatement makes sure no statement naming id (the batch's INSERT) still

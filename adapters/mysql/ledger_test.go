@@ -4,10 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/fastdeal/fastdeal/domain/issuance"
 )
@@ -244,12 +248,26 @@ func TestLedgerUnavailableThenRecovers(t *testing.T) {
 	})
 }
 
+// Records waiting at Close, queued (one writer, busy) or gathered into the
+// next batch (two writers), are committed before Close returns.
 func TestLedgerCloseFlushes(t *testing.T) {
+	for _, writers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) { testCloseFlushes(t, writers) })
+	}
+}
+
+func testCloseFlushes(t *testing.T, writers int) {
 	db := testDB(t)
-	// Timeout well past the time a busy machine takes to queue 40 Records.
-	l := NewLedger(db, LedgerOptions{MaxWait: 50 * time.Millisecond, Timeout: 30 * time.Second})
+	l := NewLedger(db, LedgerOptions{Writers: writers, MaxWait: time.Hour, Timeout: 30 * time.Second})
 	ctx := ctxT(t)
 	dropID := uid("d")
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	// A batch stuck in the database keeps the 40 waiting until Close.
+	blocked := blockWriter(t, l, tx, dropID)
 	var wg sync.WaitGroup
 	for range 40 {
 		wg.Go(func() {
@@ -258,18 +276,27 @@ func TestLedgerCloseFlushes(t *testing.T) {
 			}
 		})
 	}
-	for l.Stats().Pending < 40 {
-		time.Sleep(time.Millisecond)
+	waitFor(t, "40 Records to wait", func() bool { return l.Stats().Pending == 41 })
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close(ctx) }()
+	waitFor(t, "Close to start", func() bool {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		return l.closed
+	})
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
 	}
-	if err := l.Close(ctx); err != nil {
+	if err := answer(t, closed, "Close"); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
+	blocked()
 	if err := l.Record(ctx, candidateN(dropID, uid("u"), "", 1)); !errors.Is(err, issuance.ErrUnavailable) {
 		t.Fatalf("Record after Close = %v, want ErrUnavailable", err)
 	}
-	if n, _ := l.CountByDrop(ctx, dropID); n != 40 {
-		t.Fatalf("%d of 40 in-flight issuances stored after Close", n)
+	if n, _ := l.CountByDrop(ctx, dropID); n != 41 {
+		t.Fatalf("%d of 41 in-flight issuances stored after Close", n)
 	}
 	if err := l.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
@@ -286,6 +313,53 @@ func TestLedgerCallerContext(t *testing.T) {
 	}
 }
 
+// lockID has tx hold the primary-key lock of id with an uncommitted row: an
+// INSERT IGNORE of id waits for tx to end.
+func lockID(t *testing.T, tx bun.Tx, id, dropID string) {
+	t.Helper()
+	if _, err := tx.ExecContext(ctxT(t), "INSERT INTO issuances (id, drop_id, user_id, seat, n, code, issued_at) VALUES (?, ?, ?, NULL, 1, 'c', NOW(6))",
+		id, dropID, uid("other")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inDatabase is how many of l's batches are in the database now.
+func inDatabase(l *Ledger) int {
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	return l.inDB
+}
+
+// waitFor polls cond until it holds or a deadline generous for a busy
+// machine passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// blockWriter puts a batch of one record into the database that stays
+// there, behind a lock tx holds, until tx ends; Records that follow gather
+// meanwhile. The returned func waits for that Record (whatever its outcome:
+// it may outlive the lock wait timeout).
+func blockWriter(t *testing.T, l *Ledger, tx bun.Tx, dropID string) (wait func()) {
+	t.Helper()
+	blocker := candidateN(dropID, uid("u"), "", 1)
+	lockID(t, tx, blocker.ID, dropID)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Record(context.Background(), blocker)
+	}()
+	waitFor(t, "the blocker batch to enter the database", func() bool { return inDatabase(l) == 1 })
+	return func() { <-done }
+}
+
 // TestLedgerSlowBatchWaitsForItsMostPatientCaller: a batch stuck behind a
 // row lock for longer than one caller's deadline still commits for everyone
 // (that caller included, since a taken request waits for its batch); before,
@@ -294,13 +368,15 @@ func TestLedgerCallerContext(t *testing.T) {
 func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 	db := testDB(t)
 	// The batch is these two records however far apart a busy machine
-	// queues them (MaxBatch 2, MaxWait far longer than that). The lock is
-	// held past the hurried caller's deadline and past a batch's own minimum
-	// window (Timeout/4 = 2s), both decided by cause below, so only a batch
-	// that ends by its most patient caller's deadline (8s) commits; that
-	// leaves a busy machine over 5s to roll back and commit.
+	// queues them: a blocker batch is in the database first, so they gather
+	// (MaxBatch 2, MaxWait far longer than a busy machine takes to queue
+	// them). The lock is held past the hurried caller's deadline and past a
+	// batch's own minimum window (Timeout/4 = 2s), both decided by cause
+	// below, so only a batch that ends by its most patient caller's deadline
+	// (8s) commits; that leaves a busy machine over 5s to roll back and
+	// commit.
 	const timeout = 8 * time.Second
-	l := newTestLedger(t, LedgerOptions{Timeout: timeout, MaxWait: 5 * time.Second, MaxBatch: 2, Writers: 1})
+	l := newTestLedger(t, LedgerOptions{Timeout: timeout, MaxWait: 5 * time.Second, MaxBatch: 2, Writers: 2})
 	ctx := ctxT(t)
 	dropID := uid("d")
 	locked := candidateN(dropID, uid("u"), "", 1)
@@ -310,10 +386,9 @@ func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 	}
 	// An uncommitted row with the same id holds the lock the batch's
 	// INSERT IGNORE must wait for.
-	if _, err := tx.ExecContext(ctx, "INSERT INTO issuances (id, drop_id, user_id, seat, n, code, issued_at) VALUES (?, ?, ?, NULL, 1, 'c', NOW(6))",
-		locked.ID, dropID, uid("other")); err != nil {
-		t.Fatal(err)
-	}
+	lockID(t, tx, locked.ID, dropID)
+	blocked := blockWriter(t, l, tx, dropID)
+	defer blocked()
 	// The hurried caller's second leaves the writer ample time to take its
 	// record on a busy machine (an untaken one is abandoned, rightly).
 	start := time.Now()
@@ -334,6 +409,9 @@ func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 		}
 		errs[1] = l.Record(ctx, locked)
 	})
+	if s := l.Stats(); s.StartedFull != 1 {
+		t.Fatalf("the two records did not make one batch (stats %+v): the test proves nothing", s)
+	}
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("record %d: %v, want written once the lock is gone", i, err)
@@ -353,8 +431,10 @@ func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 // had found nothing, so a unit the caller gave back became durable too.
 func TestLedgerNotWrittenMeansNeverWritten(t *testing.T) {
 	db := testDB(t)
-	// Timeout/4 = 1s to stop the statement and read back: room on a busy machine.
-	l := newTestLedger(t, LedgerOptions{Timeout: 4 * time.Second, MaxWait: 50 * time.Millisecond, Writers: 1})
+	// Timeout/4 = 1s to stop the statement and read back: room on a busy
+	// machine. a and b gather into one batch (MaxBatch 2) while a blocker
+	// batch is in the database.
+	l := newTestLedger(t, LedgerOptions{Timeout: 4 * time.Second, MaxWait: 5 * time.Second, MaxBatch: 2, Writers: 2})
 	ctx := ctxT(t)
 	dropID := uid("d")
 	tx, err := db.BeginTx(ctx, nil)
@@ -366,9 +446,14 @@ func TestLedgerNotWrittenMeansNeverWritten(t *testing.T) {
 		uid("held"), dropID, uid("other")); err != nil {
 		t.Fatal(err)
 	}
+	blocked := blockWriter(t, l, tx, dropID)
+	defer blocked()
 	a, b := candidateN(dropID, uid("u"), "S2", 1), candidateN(dropID, uid("u"), "S1", 1)
 	errs := make([]error, 2)
 	release(2, func(i int) { errs[i] = l.Record(ctx, []issuance.Issuance{a, b}[i]) })
+	if s := l.Stats(); s.StartedFull != 1 {
+		t.Fatalf("a and b did not make one batch (stats %+v): the test proves nothing", s)
+	}
 	var notWritten []issuance.Issuance
 	for i, err := range errs {
 		switch {
@@ -397,5 +482,281 @@ func TestLedgerNotWrittenMeansNeverWritten(t *testing.T) {
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// recordAsync runs Record in the background; the channel gets its error.
+func recordAsync(l *Ledger, iss issuance.Issuance) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- l.Record(context.Background(), iss) }()
+	return ch
+}
+
+// answer waits, with a deadline generous for a busy machine, for a
+// recordAsync's error.
+func answer(t *testing.T, ch <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: no answer in 30s", what)
+		return nil
+	}
+}
+
+// A Record with no other batch in the database starts its batch at once:
+// with MaxWait an hour, one that waited for company would not return.
+func TestLedgerLoneRecordStartsAtOnce(t *testing.T) {
+	for _, writers := range []int{1, 2} {
+		l := newTestLedger(t, LedgerOptions{MaxWait: time.Hour, Writers: writers})
+		dropID := uid("d")
+		for i := range 3 {
+			if err := answer(t, recordAsync(l, candidateN(dropID, uid("u"), "", 1)), "lone Record"); err != nil {
+				t.Fatalf("writers=%d: Record %d: %v", writers, i, err)
+			}
+		}
+		s := l.Stats()
+		if s.Batches != 3 || s.StartedIdle != 3 || s.StartedAfterCommit+s.StartedFull+s.StartedMaxWait != 0 || s.MaxBatchSize != 1 {
+			t.Fatalf("writers=%d: three lone Records: stats %+v, want three batches of one started at once", writers, s)
+		}
+	}
+}
+
+// While a batch is in the database, the next one gathers everything that
+// arrives and starts when that batch's commit returns: one batch, not one
+// per Record, and no MaxWait (an hour here) is waited.
+func TestLedgerGathersWhileABatchCommits(t *testing.T) {
+	db := testDB(t)
+	l := newTestLedger(t, LedgerOptions{MaxWait: time.Hour, Writers: 2})
+	ctx := ctxT(t)
+	dropID := uid("d")
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	blocked := blockWriter(t, l, tx, dropID)
+	const n = 50
+	answers := make([]<-chan error, n)
+	for i := range answers {
+		answers[i] = recordAsync(l, candidateN(dropID, uid("u"), "", 1))
+	}
+	// The blocker and the n gathered: every Record is waiting for an answer
+	// and the blocker's batch is the only one in the database.
+	waitFor(t, "the Records to queue", func() bool { return l.Stats().Pending == n+1 })
+	if got := inDatabase(l); got != 1 {
+		t.Fatalf("%d batches in the database while the gatherer waits, want 1", got)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range answers {
+		if err := answer(t, ch, "gathered Record"); err != nil {
+			t.Errorf("Record %d: %v", i, err)
+		}
+	}
+	blocked()
+	s := l.Stats()
+	if s.StartedIdle != 1 || s.StartedAfterCommit != 1 || s.StartedFull+s.StartedMaxWait != 0 || s.MaxBatchSize != n {
+		t.Fatalf("stats %+v: want the blocker's batch started at once and one batch of %d started when it returned", s, n)
+	}
+	if got, err := l.CountByDrop(ctx, dropID); err != nil || got != n+1 {
+		t.Fatalf("CountByDrop = %d, %v; want %d", got, err, n+1)
+	}
+}
+
+// A batch gathers at most MaxWait while another is in the database; then
+// it goes too, and commits while the first is still stuck.
+func TestLedgerMaxWaitCapsGathering(t *testing.T) {
+	db := testDB(t)
+	l := newTestLedger(t, LedgerOptions{MaxWait: 20 * time.Millisecond, Writers: 2})
+	ctx := ctxT(t)
+	dropID := uid("d")
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	blocked := blockWriter(t, l, tx, dropID)
+	defer blocked()
+	if err := answer(t, recordAsync(l, candidateN(dropID, uid("u"), "", 1)), "Record behind a stuck batch"); err != nil {
+		t.Fatal(err)
+	}
+	if got := inDatabase(l); got != 1 {
+		t.Fatalf("%d batches in the database after the second committed, want the stuck one", got)
+	}
+	if s := l.Stats(); s.StartedIdle != 1 || s.StartedMaxWait != 1 || s.Batches != 1 {
+		t.Fatalf("stats %+v: want the stuck batch started at once, the second after MaxWait and committed", s)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Under concurrency batches still group: far fewer batches than Records.
+func TestLedgerGroupsUnderConcurrency(t *testing.T) {
+	const n = 2000
+	l := newTestLedger(t, LedgerOptions{})
+	ctx := ctxT(t)
+	dropID := uid("d")
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for range n / 64 {
+				if err := l.Record(ctx, candidateN(dropID, uid("u"), "", 1)); err != nil {
+					t.Errorf("Record: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s := l.Stats()
+	total := uint64(n / 64 * 64)
+	if s.Written != total || s.Batches*4 > total || s.StartedAfterCommit+s.StartedFull+s.StartedMaxWait == 0 {
+		t.Fatalf("stats %+v: want %d records in at most %d batches, some gathered", s, total, total/4)
+	}
+	t.Logf("%d records in %d batches: %+v", total, s.Batches, s)
+}
+
+// takenBatch returns one request per issuance, taken as the writer would
+// take them, for calling flush directly.
+func takenBatch(isss ...issuance.Issuance) []*ledgerReq {
+	batch := make([]*ledgerReq, len(isss))
+	for i, iss := range isss {
+		batch[i] = &ledgerReq{iss: iss, deadline: time.Now().Add(30 * time.Second), done: make(chan error, 1)}
+	}
+	return batch
+}
+
+// The hand-built statement stores exactly what was recorded: every column,
+// NULL for no seat, microsecond times, and codes with quotes, backslashes
+// and question marks.
+func TestLedgerStatementStoresExactRows(t *testing.T) {
+	db := testDB(t)
+	l := newTestLedger(t, LedgerOptions{})
+	ctx := ctxT(t)
+	dropID := uid("d")
+	at := time.Date(2026, 3, 1, 12, 34, 56, 123456789, time.FixedZone("x", 3600))
+	var isss []issuance.Issuance
+	for i, code := range []string{"", "plain-CODE_1", `it's`, `back\slash`, `\'`, `?? ?`, `''`, "~ !\"#$%&()*+,-./:;<=>@[]^_`{|}"} {
+		iss := candidateN(dropID, uid("u"), "", 1+i)
+		iss.Code = code
+		iss.IssuedAt = at.Add(time.Duration(i) * time.Second)
+		if i%2 == 0 {
+			iss.Seat = fmt.Sprintf("S%d", i)
+		}
+		isss = append(isss, iss)
+	}
+	l.pending.Add(int64(len(isss)))
+	batch := takenBatch(isss...)
+	l.flush(batch, startIdle)
+	for i, r := range batch { // in any order: all must be nil
+		if err := <-r.done; err != nil {
+			t.Fatalf("issuance %d: %v", i, err)
+		}
+	}
+	for _, iss := range isss {
+		got, err := l.Get(ctx, iss.ID)
+		want := iss
+		want.IssuedAt = iss.IssuedAt.UTC().Truncate(time.Microsecond)
+		if err != nil || got != want {
+			t.Errorf("Get = %+v, %v; want %+v", got, err, want)
+		}
+		var seat sql.NullString
+		var code string
+		if err := db.QueryRowContext(ctx, "SELECT seat, code FROM issuances WHERE id = ?", iss.ID).Scan(&seat, &code); err != nil {
+			t.Fatal(err)
+		}
+		if seat.Valid != (iss.Seat != "") || seat.String != iss.Seat || code != iss.Code {
+			t.Errorf("stored seat %v, code %q; want seat %q (NULL if empty), code %q", seat, code, iss.Seat, iss.Code)
+		}
+	}
+}
+
+// One batch holding every kind of conflict: each unique key refuses its
+// duplicate, a repeat of a stored issuance is idempotent, and two requests
+// with one id in the same batch store one row.
+func TestLedgerStatementConflictsInOneBatch(t *testing.T) {
+	l := newTestLedger(t, LedgerOptions{})
+	ctx := ctxT(t)
+	dropID := uid("d")
+	stored := candidateN(dropID, uid("u"), "A1", 1)
+	if err := l.Record(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	fresh := candidateN(dropID, uid("u"), "", 1)
+	sameUserN := candidateN(dropID, stored.UserID, "", 1) // (drop, user, n)
+	sameSeat := candidateN(dropID, uid("u"), "A1", 1)     // (drop, seat)
+	otherUnderID := candidateN(dropID, uid("u"), "", 1)   // primary key, other issuance
+	otherUnderID.ID = stored.ID
+	twice := candidateN(dropID, uid("u"), "B2", 1)
+	twinUnderID := candidateN(dropID, uid("u"), "B3", 1) // same id as twice, other seat
+	twinUnderID.ID = twice.ID
+	// Rows go in in id order, so the lower id wins a seat within a batch.
+	seatRace := []issuance.Issuance{candidateN(dropID, uid("u"), "C1", 1), candidateN(dropID, uid("u"), "C1", 1)}
+	if seatRace[0].ID > seatRace[1].ID {
+		seatRace[0], seatRace[1] = seatRace[1], seatRace[0]
+	}
+
+	cases := []struct {
+		name string
+		iss  issuance.Issuance
+		dup  bool
+	}{
+		{"fresh", fresh, false},
+		{"repeat of a stored issuance", stored, false},
+		{"(drop, user, n) taken", sameUserN, true},
+		{"(drop, seat) taken", sameSeat, true},
+		{"id names another issuance", otherUnderID, true},
+		{"first of one id twice", twice, false},
+		{"the same issuance again in the batch", twice, false},
+		{"other issuance under that id in the batch", twinUnderID, true},
+		{"first for a seat in the batch", seatRace[0], false},
+		{"second for that seat in the batch", seatRace[1], true},
+	}
+	isss := make([]issuance.Issuance, len(cases))
+	for i, c := range cases {
+		isss[i] = c.iss
+	}
+	l.pending.Add(int64(len(isss)))
+	batch := takenBatch(isss...)
+	reqs := slices.Clone(batch) // flush reorders the batch
+	l.flush(batch, startIdle)
+	for i, c := range cases {
+		err := <-reqs[i].done
+		switch {
+		case c.dup && !errors.Is(err, issuance.ErrDuplicate):
+			t.Errorf("%s: %v, want ErrDuplicate", c.name, err)
+		case !c.dup && err != nil:
+			t.Errorf("%s: %v, want stored", c.name, err)
+		}
+	}
+	// The batch's requests are answered in whatever order the statement
+	// needed; each answer went to its own request (checked above), and the
+	// table holds exactly the winners.
+	byDrop, err := l.ByDrop(ctx, dropID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]issuance.Issuance{stored.ID: stored, fresh.ID: fresh, twice.ID: twice, seatRace[0].ID: seatRace[0]}
+	if len(byDrop) != len(want) {
+		t.Fatalf("drop holds %d issuances, want %d: %+v", len(byDrop), len(want), byDrop)
+	}
+	for _, got := range byDrop {
+		w, ok := want[got.ID]
+		if !ok || got != w {
+			t.Errorf("stored %+v, want %+v", got, w)
+		}
+	}
+	// Idempotent across batches too.
+	for _, iss := range []issuance.Issuance{stored, fresh, twice, seatRace[0]} {
+		if err := l.Record(ctx, iss); err != nil {
+			t.Errorf("repeat of %s: %v", iss.ID, err)
+		}
+	}
+	if n, _ := l.CountByDrop(ctx, dropID); n != int64(len(want)) {
+		t.Fatalf("CountByDrop = %d after repeats, want %d", n, len(want))
 	}
 }
