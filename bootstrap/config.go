@@ -59,6 +59,8 @@ type Config struct {
 	StoreTimeout time.Duration `env:"FASTDEAL_STORE_TIMEOUT" envDefault:"2s"`
 	SyncEvery    int           `env:"FASTDEAL_SYNC_EVERY" envDefault:"100"`
 	SyncInterval time.Duration `env:"FASTDEAL_SYNC_INTERVAL" envDefault:"1s"`
+	// BatchMax and BatchWait are the MySQL ledger's MaxBatch and MaxWait:
+	// BatchWait caps how long a batch gathers while another is committing.
 	BatchMax     int           `env:"FASTDEAL_BATCH_MAX" envDefault:"256"`
 	BatchWait    time.Duration `env:"FASTDEAL_BATCH_WAIT" envDefault:"2ms"`
 	MySQLMaxOpen int           `env:"FASTDEAL_MYSQL_MAX_OPEN" envDefault:"32"`

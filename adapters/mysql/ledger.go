@@ -94,8 +94,9 @@ type LedgerStats struct {
 	// How each batch that reached the database started: StartedIdle at once,
 	// no other batch being in the database; the others gathered while one
 	// was, and started when it returned (StartedAfterCommit), when full
-	// (StartedFull) or after MaxWait (StartedMaxWait). A batch whose every
-	// request gave up before it started is not counted.
+	// (StartedFull) or after MaxWait (StartedMaxWait); one that Close cut
+	// short counts as StartedAfterCommit. A batch whose every request gave
+	// up before it started is not counted.
 	StartedIdle, StartedAfterCommit, StartedFull, StartedMaxWait uint64
 	// Pending is how many Records are waiting for an answer right now.
 	Pending int
@@ -142,11 +143,13 @@ type Ledger struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
-	// inDB counts batches in the database; settled is closed, and replaced,
-	// each time one leaves it. Both under gmu.
-	gmu     sync.Mutex
-	inDB    int
-	settled chan struct{}
+	// inDB counts batches in the database, gathering the batches waiting
+	// for one of them to leave; settled is closed, and replaced, each time
+	// one leaves. All under gmu.
+	gmu       sync.Mutex
+	inDB      int
+	gathering int
+	settled   chan struct{}
 
 	pending   atomic.Int64
 	batches   atomic.Uint64
@@ -311,32 +314,54 @@ func (l *Ledger) run() {
 // in the database it takes what is queued right now and starts at once: a
 // lone request, or the backlog that queued during the last commit, waits for
 // nobody. With one in the database it gathers until that commit returns,
-// the batch is full, or MaxWait has passed. It reports false once the queue
-// is closed (and drained into the batch, up to its size).
+// the batch is full, or MaxWait has passed. The batch counts as in the
+// database from the moment gather decides it goes (flush's leave ends
+// that), so a writer coming back from a commit never finds the database
+// empty while the batch that gathered during that commit is about to enter
+// it. It reports false once the queue is closed (and drained into the
+// batch, up to its size).
 func (l *Ledger) gather(batch *[]*ledgerReq, timer *time.Timer) (bool, batchStart) {
 	l.gmu.Lock()
-	busy, settled := l.inDB > 0, l.settled
-	l.gmu.Unlock()
-	if !busy {
+	if l.inDB == 0 {
+		l.inDB++
+		l.gmu.Unlock()
 		return l.drain(batch), startIdle
 	}
+	l.gathering++
+	settled := l.settled
+	l.gmu.Unlock()
+
 	timer.Reset(l.opts.MaxWait)
 	defer timer.Stop()
+	open, start := true, startFull
+loop:
 	for len(*batch) < l.opts.MaxBatch {
 		select {
 		case r, ok := <-l.queue:
 			if !ok {
-				return false, startAfterCommit
+				open, start = false, startAfterCommit // Close: go with what is here
+				break loop
 			}
 			*batch = append(*batch, r)
 		case <-settled:
-			// Requests that arrived with the answer may still be queued.
+			// leave counted this batch in. Requests that arrived with the
+			// answer may still be queued.
 			return l.drain(batch), startAfterCommit
 		case <-timer.C:
-			return l.drain(batch), startMaxWait
+			open, start = l.drain(batch), startMaxWait
+			break loop
 		}
 	}
-	return true, startFull
+	l.gmu.Lock()
+	select {
+	case <-settled:
+		// leave counted this batch in meanwhile.
+	default:
+		l.gathering--
+		l.inDB++
+	}
+	l.gmu.Unlock()
+	return open, start
 }
 
 // drain adds what is queued right now, without waiting; it reports false
@@ -356,17 +381,12 @@ func (l *Ledger) drain(batch *[]*ledgerReq) bool {
 	return true
 }
 
-// enter and leave bracket a batch's time in the database; leave wakes the
-// batches gathering meanwhile.
-func (l *Ledger) enter() {
-	l.gmu.Lock()
-	l.inDB++
-	l.gmu.Unlock()
-}
-
+// leave ends a batch's time in the database (begun in gather) and wakes the
+// batches gathering meanwhile, which count as in the database from now on.
 func (l *Ledger) leave() {
 	l.gmu.Lock()
-	l.inDB--
+	l.inDB += l.gathering - 1
+	l.gathering = 0
 	close(l.settled)
 	l.settled = make(chan struct{})
 	l.gmu.Unlock()
@@ -386,18 +406,16 @@ func (l *Ledger) flush(batch []*ledgerReq, start batchStart) {
 			deadline = r.deadline
 		}
 	}
-	if len(live) == 0 {
-		return
-	}
-	defer l.pending.Add(-int64(len(live)))
-	l.starts[start].Add(1)
-	l.enter()
 	left := false
 	defer func() {
 		if !left {
 			l.leave()
 		}
 	}()
+	if len(live) == 0 {
+		return
+	}
+	l.starts[start].Add(1)
 
 	// The batch ends by its most patient request's deadline, and gets at
 	// least minBatchWindow: a slow database delays the batch's callers but
@@ -428,9 +446,9 @@ func (l *Ledger) flush(batch []*ledgerReq, start batchStart) {
 				left = true
 				for _, r := range live {
 					if _, ok := got[r.iss.ID]; ok {
-						r.done <- outcome(r.iss, got)
+						l.answer(r, outcome(r.iss, got))
 					} else {
-						r.done <- unavailablef("not written: batch of %d: %w", len(live), err)
+						l.answer(r, unavailablef("not written: batch of %d: %w", len(live), err))
 					}
 				}
 				l.failed.Add(1)
@@ -449,7 +467,7 @@ func (l *Ledger) flush(batch []*ledgerReq, start batchStart) {
 			err = unavailablef("not written: batch of %d: %w", len(live), err)
 		}
 		for _, r := range live {
-			r.done <- err
+			l.answer(r, err)
 		}
 		return
 	}
@@ -460,13 +478,20 @@ func (l *Ledger) flush(batch []*ledgerReq, start batchStart) {
 		// Every row went in: each request is stored unless another
 		// request of the batch put a different issuance under its id.
 		for _, r := range live {
-			r.done <- outcomeRow(r.iss, issuanceToRow(r.row.iss), true)
+			l.answer(r, outcomeRow(r.iss, issuanceToRow(r.row.iss), true))
 		}
 		return
 	}
 	for _, r := range live {
-		r.done <- outcome(r.iss, found)
+		l.answer(r, outcome(r.iss, found))
 	}
+}
+
+// answer tells r's Record the outcome; Pending no longer counts it by the
+// time the Record returns.
+func (l *Ledger) answer(r *ledgerReq, err error) {
+	l.pending.Add(-1)
+	r.done <- err
 }
 
 // dedupe sorts live by id, points each request at the one whose row the

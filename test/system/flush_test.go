@@ -16,8 +16,9 @@ import (
 // reconcile the live counts must equal the durable ones.
 //
 // "mid-sale" flushes five times while 48 buyers claim, so claims are caught
-// between Redis and MySQL; a 50ms group-commit wait (a legal setting) keeps
-// enough of them there that a run does not depend on luck. "idle, then a rush" flushes
+// between Redis and MySQL; a 50ms cap on how long a group-commit batch
+// gathers while another commits (a legal setting) keeps more of them there
+// when commits are slow. "idle, then a rush" flushes
 // with nothing in flight, when more than a thousand units are sold and a
 // few are left, and lets the crowd in at once: claims that meet the rebuild
 // while it runs must not get units the ledger already gave away.
