@@ -6,7 +6,8 @@
 # docs/capacity.md turns the table it prints into instances, Redis shards and
 # MySQL write rates for named sales.
 #
-# Phases, each on a fresh drop of its run:
+# Each run starts from an empty Redis and database and a new server; its
+# phases, in this order, each on drops of its own:
 #   status (ticket)  wrk -s status_ticket.lua, TICKET_USERS buyers joined to a
 #                    paused queued drop first (`baseline -tickets`), polls
 #                    answered from the line snapshot
@@ -22,6 +23,16 @@
 #                    ledger record) from the unpause until the last issuance
 #                    is committed. No load client runs; the script reads
 #                    /metrics every 0.2 s to see the end.
+#   idle             no load for the phase's seconds, before and after a
+#                    seated drop of SEATS seats (default 100,000) is created:
+#                    what holding such a drop costs each process per second
+#   claim (seat)     wrk -s claim_seat.lua on that seated drop, after one
+#                    warm-up claim: a new buyer and a free seat per request,
+#                    201 once committed
+#   concerts         CONCERTS seated drops (default 50) of CONCERT_SEATS seats
+#                    (default 50,000) are created: idle again, then
+#                    wrk -s claim_concerts.lua spreads seat claims over them
+#                    (CONCERTS=0 skips this)
 #
 # By default the script starts everything it measures, so that no one else's
 # work lands in the figures: its own redis-server (REDIS_PORT, default 6391,
@@ -31,7 +42,8 @@
 # MYSQL=shared uses the machine's MariaDB at 127.0.0.1:3306 instead (database
 # fastdeal_capacity); its CPU then includes whatever else uses it.
 # To measure a server started elsewhere, set TARGET (base URL), METRICS (its
-# /metrics URL), SERVER_PID, REDIS_PID and MYSQL_PID, and TOKEN.
+# /metrics URL), SERVER_PID, REDIS_PID and MYSQL_PID, and TOKEN; it is not
+# restarted between runs, so later runs carry the drops of earlier ones.
 #
 # Every phase also records the load average (uptime) before it and the CPU
 # the rest of the machine used during it ("others", from /proc/stat).
@@ -45,6 +57,9 @@ secs=${3:-10}
 ticket_users=${TICKET_USERS:-20000}
 admit_users=${ADMIT_USERS:-50000}
 admit_rate=${ADMIT_RATE:-100000}
+seats=${SEATS:-100000}
+concerts=${CONCERTS:-50}
+concert_seats=${CONCERT_SEATS:-50000}
 rport=${REDIS_PORT:-6391}
 mport=${MYSQL_PORT:-3391}
 mkdir -p "$out"
@@ -58,8 +73,14 @@ tck=$(getconf CLK_TCK)
 export TICKETS=$out/tickets
 
 server= rpid= mpid= own_mysql=
+stop_server() {
+  [ -n "$server" ] || return 0
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  server=
+}
 cleanup() {
-  [ -z "$server" ] || kill "$server" 2>/dev/null || true
+  stop_server
   if [ -z "${TARGET:-}" ]; then
     redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true
     [ -z "$own_mysql" ] || mariadb-admin -h 127.0.0.1 -P "$mport" -u root shutdown 2>/dev/null || true
@@ -71,6 +92,7 @@ go build -o /tmp/fastdeal-baseline "$here"
 if [ -n "${TARGET:-}" ]; then
   url=$TARGET metrics=${METRICS:?METRICS: the /metrics URL} token=${TOKEN:?TOKEN: admin token}
   server_pid=${SERVER_PID:?} rpid=${REDIS_PID:?} mpid=${MYSQL_PID:?}
+  fresh() { :; }
 else
   go build -o bin/fastdeal ./cmd/fastdeal
   redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
@@ -78,8 +100,7 @@ else
   for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
   rpid=$(redis-cli -p "$rport" info server | awk -F: '/^process_id/ {print $2}' | tr -d '\r')
   if [ "${MYSQL:-own}" = shared ]; then
-    db=fastdeal_capacity
-    mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
+    sql=(mariadb -h 127.0.0.1 -u root) db=fastdeal_capacity
     export FASTDEAL_MYSQL_DSN="root@tcp(127.0.0.1:3306)/$db?parseTime=true"
     mpid=$(pidof mariadbd | awk '{print $1}')
   else
@@ -91,26 +112,32 @@ else
       --socket="$out/mysql.sock" --pid-file="$out/mysql.pid" --skip-log-bin \
       --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=128M \
       --log-error="$out/mysql.err" &
-    for _ in $(seq 1 100); do mariadb -h 127.0.0.1 -P "$mport" -u root -e 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
-    mariadb -h 127.0.0.1 -P "$mport" -u root -e "CREATE DATABASE fastdeal"
-    export FASTDEAL_MYSQL_DSN="root@tcp(127.0.0.1:$mport)/fastdeal?parseTime=true"
+    sql=(mariadb -h 127.0.0.1 -P "$mport" -u root) db=fastdeal
+    for _ in $(seq 1 100); do "${sql[@]}" -e 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
+    export FASTDEAL_MYSQL_DSN="root@tcp(127.0.0.1:$mport)/$db?parseTime=true"
     mpid=$(cat "$out/mysql.pid")
   fi
   export FASTDEAL_REDIS_ADDR=127.0.0.1:$rport FASTDEAL_ADMIN_TOKEN=bench FASTDEAL_LOG_LEVEL=warn
   export FASTDEAL_LINE_SECRET=capacity-bench-line-secret-0123456789
   export FASTDEAL_HTTP_ADDR=127.0.0.1:18400 FASTDEAL_ADMIN_ADDR=127.0.0.1:18401
-  bin/fastdeal migrate up >/dev/null
-  bin/fastdeal serve >"$out/server.log" 2>&1 &
-  server=$!
-  server_pid=$server
   url=http://127.0.0.1:18400 metrics=http://127.0.0.1:18401/metrics token=bench
-  for _ in $(seq 1 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.2; done
-  curl -sf "$url/readyz" >/dev/null || { echo "capacity.sh: server not ready, see $out/server.log" >&2; exit 1; }
+  # fresh: each run gets an empty Redis, an empty database and a new server,
+  # so that no run pays for the drops of the runs before it (every instance's
+  # dispatcher re-reads all drops, seats included, every second).
+  fresh() {
+    stop_server
+    redis-cli -p "$rport" flushall >/dev/null
+    "${sql[@]}" -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
+    bin/fastdeal migrate up >/dev/null
+    bin/fastdeal serve >>"$out/server.log" 2>&1 &
+    server=$!
+    server_pid=$server
+    for _ in $(seq 1 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.2; done
+    curl -sf "$url/readyz" >/dev/null || { echo "capacity.sh: server not ready, see $out/server.log" >&2; exit 1; }
+  }
 fi
-{
-  echo "server pid $server_pid, redis-server pid $rpid, mariadbd pid $mpid, CLK_TCK $tck, $(nproc) cores"
-  echo "FASTDEAL_MYSQL_DSN=${FASTDEAL_MYSQL_DSN:-(target)} FASTDEAL_REDIS_ADDR=${FASTDEAL_REDIS_ADDR:-(target)}"
-} | tee "$out/setup.txt"
+echo "redis-server pid $rpid, mariadbd pid $mpid, CLK_TCK $tck, $(nproc) cores," \
+  "FASTDEAL_MYSQL_DSN=${FASTDEAL_MYSQL_DSN:-(target)} FASTDEAL_REDIS_ADDR=${FASTDEAL_REDIS_ADDR:-(target)}" | tee "$out/setup.txt"
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # busy clock ticks of the whole machine: user nice system irq softirq steal
@@ -161,8 +188,31 @@ wrk_phase() {
   cat "$out/wrk.txt" >>"$out/wrk-$run.txt"
 }
 
+# seated ID SEATS: creates an open seated drop with seats S1..SEATS.
+seated() {
+  seq 1 "$2" | awk -v id="$1" '
+    BEGIN {printf "{\"id\":\"%s\",\"name\":\"capacity\",\"kind\":\"seated\",\"seats\":[", id}
+    {printf "%s\"S%d\"", (NR > 1 ? "," : ""), $1}
+    END {print "]}"}' >"$out/seated.json"
+  curl -sf -X POST "$url/v1/admin/drops" -H "Authorization: Bearer $token" --data-binary @"$out/seated.json" >/dev/null
+}
+
+# idle KIND: no load for $secs; CPU per second of each process, in cores.
+idle() {
+  begin "$1"
+  sleep "$secs"
+  local s1 r1 m1 t1
+  s1=$(ticks "$server_pid") r1=$(ticks "$rpid") m1=$(ticks "$mpid") t1=$(now)
+  awk -v run="$run" -v kind="$1" -v tck="$tck" -v s="$((s1 - s0))" -v r="$((r1 - r0))" -v m="$((m1 - m0))" \
+    -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v load1="$load1" 'BEGIN {
+      printf "%s\t%s\t%.2f\t%.3f\t%.3f\t%.3f\t%s\n", run, kind, wall, s / tck / wall, r / tck / wall, m / tck / wall, load1
+    }' | tee -a "$out/idle.tsv"
+}
+
+printf 'run\tkind\twall_s\tapp_cores\tredis_cores\tmysql_cores\tload1\n' >"$out/idle.tsv"
 printf 'run\tkind\trequests\tnon2xx\twall_s\treq_s\tapp_us\tredis_us\tmysql_us\tclient_us\tothers_cores\tload1\tbatches\trows\n' | tee "$out/phases.tsv"
 for run in $(seq 1 "$runs"); do
+  fresh
   drop="cap-$(date +%s)-$run"
   admin POST "" "{\"id\":\"$drop\",\"name\":\"capacity\",\"kind\":\"general\",\"stock\":10000000,\"admission\":\"queued\",\"paused\":true}"
   admin POST "" "{\"id\":\"$drop-open\",\"name\":\"capacity\",\"kind\":\"general\",\"stock\":10000000}"
@@ -186,7 +236,29 @@ for run in $(seq 1 "$runs"); do
   end admission "$admit_users" 0 -
   curl -sf "$url/v1/admin/drops/$drop-adm/stats" -H "Authorization: Bearer $token" >"$out/admission-stats-$run.json"
   grep -q '"line_length":0' "$out/admission-stats-$run.json" || { echo "capacity.sh: admission left buyers in line" >&2; exit 1; }
+
+  # Seated claims last: a seated drop costs every instance a re-read of its
+  # seats every second (the dispatcher's list of drops, and the drop cache
+  # when claimed), which the idle rows measure without and with it.
+  idle "idle, general drops only"
+  seated "$drop-seat" "$seats"
+  idle "idle, + a seated drop of $seats seats"
+  # One claim first: wrk's 64 first claims would otherwise all miss the
+  # drop cache at once and each read and parse the whole seat list.
+  curl -sf -X POST "$url/v1/drops/$drop-seat/claims" -H "X-User-ID: warm-$run" -d '{"seat":"S'"$seats"'"}' >/dev/null
+  SEATS=$seats wrk_phase "claim (seat)" -s "$here/claim_seat.lua" "$url/v1/drops/$drop-seat/claims"
+
+  if (( concerts > 0 )); then
+    for i in $(seq 1 "$concerts"); do seated "$drop-c$i" "$concert_seats"; done
+    idle "idle, + $concerts seated drops of $concert_seats seats"
+    for i in $(seq 1 "$concerts"); do
+      curl -sf -X POST "$url/v1/drops/$drop-c$i/claims" -H "X-User-ID: warm-$run" -d '{"seat":"S'"$concert_seats"'"}' >/dev/null
+    done
+    CONCERT_PREFIX="$drop-c" CONCERTS=$concerts SEATS=$concert_seats \
+      wrk_phase "claim (seat), $concerts drops" -s "$here/claim_concerts.lua" "$url/v1/drops/$drop-c1/claims"
+  fi
 done
+stop_server
 
 # Medians per kind, each column on its own.
 awk -F'\t' 'NR > 1 {
@@ -202,8 +274,20 @@ awk -F'\t' 'NR > 1 {
   }
   END {
     printf "\nmedian of %d runs (CPU microseconds per request, per process)\n", cnt[order[1]]
-    printf "%-20s %10s %9s %8s %8s %8s %8s %8s %9s %10s\n", "kind", "requests", "req/s", "app", "redis", "mysql", "client", "others", "load1", "rows/batch"
+    printf "%-26s %10s %9s %8s %8s %8s %8s %8s %9s %10s\n", "kind", "requests", "req/s", "app", "redis", "mysql", "client", "others", "load1", "rows/batch"
     for (i = 1; i <= nk; i++) { k = order[i]
-      printf "%-20s %10s %9s %8s %8s %8s %8s %8s %9s %10s\n", k, med(k, 3), med(k, 6), med(k, 7), med(k, 8), med(k, 9), med(k, 10), med(k, 11), med(k, 12), med(k, 15)
+      printf "%-26s %10s %9s %8s %8s %8s %8s %8s %9s %10s\n", k, med(k, 3), med(k, 6), med(k, 7), med(k, 8), med(k, 9), med(k, 10), med(k, 11), med(k, 12), med(k, 15)
     }
   }' "$out/phases.tsv" | tee "$out/summary.txt"
+awk -F'\t' 'NR > 1 {k = $2; if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+    cnt[k]++; for (c = 4; c <= 6; c++) v[k, c, cnt[k]] = $c }
+  function med(k, c,   n, i, j, t, a) {
+    n = cnt[k]; for (i = 1; i <= n; i++) a[i] = v[k, c, i]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n/2] + a[n/2 + 1]) / 2
+  }
+  END {
+    printf "\nidle, median of %d runs (CPU cores used with no load)\n", cnt[order[1]]
+    printf "%-40s %8s %8s %8s\n", "state", "app", "redis", "mysql"
+    for (i = 1; i <= nk; i++) { k = order[i]; printf "%-40s %8s %8s %8s\n", k, med(k, 4), med(k, 5), med(k, 6) }
+  }' "$out/idle.tsv" | tee -a "$out/summary.txt"

@@ -6,7 +6,8 @@
 //
 // With -tickets it is instead the helper of bench.sh's ticketed status row:
 // it joins buyers to a fastdeal line and writes "user ticket" lines. With
-// -ratios it reads bench_test.go's output and prints the ratios.
+// -ratios it reads bench_test.go's output and prints the ratios. With
+// -capacity it prints docs/capacity.md's model from capacity.sh's output.
 package main
 
 import (
@@ -36,7 +37,16 @@ func main() {
 	prefix := flag.String("prefix", "k", "with -tickets: buyer ids are PREFIX1..PREFIXn")
 	out := flag.String("out", "", "with -tickets: the file of \"user ticket\" lines")
 	ratios := flag.String("ratios", "", "instead of serving, print the per-run ratios and medians of this file of bench_test.go results")
+	capacity := flag.String("capacity", "", "instead of serving, print docs/capacity.md's model from this output directory of capacity.sh")
+	headroom := flag.Float64("headroom", 0.6, "with -capacity: share of its cores a process may use")
+	cores := flag.Float64("instance-cores", 4, "with -capacity: cores per app instance")
 	flag.Parse()
+	if *capacity != "" {
+		if err := printModel(*capacity, modelOpts{headroom: *headroom, instanceCores: *cores, batchMax: 256}, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *ratios != "" {
 		if err := printRatios(*ratios, os.Stdout); err != nil {
 			log.Fatal(err)
