@@ -240,6 +240,18 @@ func printModel(dir string, o modelOpts, w io.Writer) error {
 	k := m.kinds
 	fmt.Fprintf(w, "  one shard at %.0f%% of a core: %.0f joins/s alone; %.0f admissions/s alone\n", o.headroom*100,
 		o.headroom*1e6/k["join"].redis, o.headroom*1e6/k["admission"].redis)
+	// Where the shard reaches its budget: the admit rate at 16,667 joins/s,
+	// and the join peak at 2,000 admissions/s (the polls counted at 10,000/s;
+	// from a snapshot they cost Redis next to nothing).
+	base := load{joins: 2 * 1e6 / 120, admitKind: "admission", claimKind: "claim"}
+	perAdmit := k["status (no ticket)"].redis + k["admission"].redis // a store poll and an admission per admitted buyer
+	rMax := (budget*1e6 - base.cpu(m, redis)*1e6 - pollsPerSecond(1_000_000, 10_000, 30)*k["status (ticket)"].redis) / perAdmit
+	at2k := load{ticketPolls: pollsPerSecond(1_000_000, 2000, 30), storePolls: 2000, admissions: 2000, admitKind: "admission", claimKind: "claim"}
+	jMax := (budget*1e6 - at2k.cpu(m, redis)*1e6) / k["join"].redis
+	fmt.Fprintf(w, "  the shard reaches its budget at about %.0f admissions/s (joins at 16,667/s), or at %.0f joins/s at peak\n", rMax, jMax)
+	fmt.Fprintf(w, "  (admit 2,000/s): a million joining in %.0f s at the same 2x peak-to-mean\n", 2*1e6/jMax)
+	fmt.Fprintf(w, "  MySQL commits/s at the admission phase's %.0f rows a batch: %.0f at 2,000/s, %.0f at 10,000/s\n",
+		k["admission"].rowsPerBatch, 2000/k["admission"].rowsPerBatch, 10000/k["admission"].rowsPerBatch)
 	fixed := 500_000.0
 	fmt.Fprintf(w, "  without tickets (fixed 2 s polls, 1,000,000 waiting): %.0f polls/s = %.1f Redis cores on one shard\n\n",
 		fixed, fixed*k["status (no ticket)"].redis/1e6)
