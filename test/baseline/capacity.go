@@ -37,6 +37,7 @@ type measured struct {
 	// re-reading every drop's seat list (median over runs).
 	seatListCores float64
 	runs          int
+	skipped       []string // phases left out: more than 1% of their answers not 2xx
 }
 
 // readTSV returns the rows of a tab-separated file with a header line, as
@@ -89,8 +90,15 @@ func readMeasured(dir string) (measured, error) {
 	type acc struct{ app, redis, mysql, rows, rps []float64 }
 	by := map[string]*acc{}
 	runs := map[string]bool{}
+	var skipped []string
 	for _, r := range phases {
 		k := r["kind"]
+		if n := num(r, "requests"); n > 0 && num(r, "non2xx") > 0.01*n {
+			// Mostly answers other than the one measured (a seat phase that
+			// ran out of seats answers 409): not this kind's cost.
+			skipped = append(skipped, fmt.Sprintf("run %s %s (%s of %s not 2xx)", r["run"], k, r["non2xx"], r["requests"]))
+			continue
+		}
 		if by[k] == nil {
 			by[k] = &acc{}
 		}
@@ -104,7 +112,7 @@ func readMeasured(dir string) (measured, error) {
 			a.rows = append(a.rows, num(r, "rows")/b)
 		}
 	}
-	m := measured{kinds: map[string]cost{}, idle: map[string][3]float64{}, runs: len(runs)}
+	m := measured{kinds: map[string]cost{}, idle: map[string][3]float64{}, runs: len(runs), skipped: skipped}
 	for k, a := range by {
 		c := cost{app: median(a.app), redis: median(a.redis), mysql: median(a.mysql), reqPerSec: median(a.rps)}
 		if len(a.rows) > 0 {
@@ -130,6 +138,9 @@ func readMeasured(dir string) (measured, error) {
 	one := m.kinds["claim (seat)"].app
 	var fixed []float64
 	for _, r := range phases {
+		if n := num(r, "requests"); n > 0 && num(r, "non2xx") > 0.01*n {
+			continue
+		}
 		if strings.HasPrefix(r["kind"], "claim (seat), ") {
 			fixed = append(fixed, num(r, "req_s")*(num(r, "app_us")-one)/1e6)
 		}
@@ -217,6 +228,9 @@ func printModel(dir string, o modelOpts, w io.Writer) error {
 		fmt.Fprintf(w, "  %-26s %8.1f %8.1f %8.1f %10.0f\n", k, c.app, c.redis, c.mysql, c.rowsPerBatch)
 	}
 	fmt.Fprintf(w, "  fixed app cost of the many seated drops under claims: %.2f cores per instance\n", m.seatListCores)
+	for _, s := range m.skipped {
+		fmt.Fprintf(w, "  left out: %s\n", s)
+	}
 	fmt.Fprintf(w, "assumed: each process at most %.0f%% of its cores; app instances of %.0f cores; Redis one core per shard; batches of at most %.0f rows\n\n",
 		o.headroom*100, o.instanceCores, o.batchMax)
 

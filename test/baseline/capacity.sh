@@ -28,7 +28,10 @@
 #                    what holding such a drop costs each process per second
 #   claim (seat)     wrk -s claim_seat.lua on that seated drop, after one
 #                    warm-up claim: a new buyer and a free seat per request,
-#                    201 once committed
+#                    201 once committed. On a quiet machine 10 s can take all
+#                    100,000 seats (a drop holds at most that many); the
+#                    claims past them answer 409, show in the non2xx column,
+#                    and `baseline -capacity` leaves such a phase out.
 #   concerts         CONCERTS seated drops (default 50) of CONCERT_SEATS seats
 #                    (default 50,000) are created: idle again, then
 #                    wrk -s claim_concerts.lua spreads seat claims over them

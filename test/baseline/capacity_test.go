@@ -57,6 +57,9 @@ func TestReadMeasuredAndModel(t *testing.T) {
 			b.WriteString(strings.Join([]string{itoa(run + 1), k, "1000", "0", "1", "1000",
 				ftoa(10 * f), ftoa(5 * f), ftoa(2 * f), "-", "0", "1", "10", "250"}, "\t") + "\n")
 		}
+		// A seat phase that ran out of seats (mostly 409s) is left out.
+		b.WriteString(strings.Join([]string{itoa(run + 1), "claim (seat)", "1000", "600", "1", "1000",
+			"1", "1", "1", "-", "0", "1", "10", "250"}, "\t") + "\n")
 		// 100 claims/s at 1,000 µs against the single drop's 20 µs: 0.098 cores fixed.
 		b.WriteString(strings.Join([]string{itoa(run + 1), "claim (seat), 50 drops", "1000", "0", "10", "100",
 			"1000", "5", "2", "-", "0", "1", "10", "100"}, "\t") + "\n")
@@ -70,6 +73,9 @@ func TestReadMeasuredAndModel(t *testing.T) {
 	}
 	if m.runs != 3 {
 		t.Errorf("runs %d, want 3", m.runs)
+	}
+	if len(m.skipped) != 3 || m.kinds["claim (seat)"].app != 20 {
+		t.Errorf("left out %q, seat claim app %.1f µs: want the three 409 phases out and 20 µs", m.skipped, m.kinds["claim (seat)"].app)
 	}
 	if c := m.kinds["join"]; c.app != 20 || c.redis != 10 || c.mysql != 4 || c.rowsPerBatch != 25 {
 		t.Errorf("join medians %+v, want app 20, redis 10, mysql 4, 25 rows a batch", c)
