@@ -91,7 +91,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o /tmp/fastdeal-baseline "$here"
+go build -o "$out/baseline" "$here"
 if [ -n "${TARGET:-}" ]; then
   url=$TARGET metrics=${METRICS:?METRICS: the /metrics URL} token=${TOKEN:?TOKEN: admin token}
   server_pid=${SERVER_PID:?} rpid=${REDIS_PID:?} mpid=${MYSQL_PID:?}
@@ -220,14 +220,14 @@ for run in $(seq 1 "$runs"); do
   admin POST "" "{\"id\":\"$drop\",\"name\":\"capacity\",\"kind\":\"general\",\"stock\":10000000,\"admission\":\"queued\",\"paused\":true}"
   admin POST "" "{\"id\":\"$drop-open\",\"name\":\"capacity\",\"kind\":\"general\",\"stock\":10000000}"
   admin POST "" "{\"id\":\"$drop-adm\",\"name\":\"capacity\",\"kind\":\"general\",\"stock\":$admit_users,\"admission\":\"queued\",\"paused\":true}"
-  /tmp/fastdeal-baseline -tickets "$url/v1/drops/$drop/line" -users "$ticket_users" -prefix "k$run-" -out "$TICKETS"
+  "$out/baseline" -tickets "$url/v1/drops/$drop/line" -users "$ticket_users" -prefix "k$run-" -out "$TICKETS"
   wrk_phase "status (ticket)" -s "$here/status_ticket.lua" "$url/v1/drops/$drop/line/me"
   wrk_phase "join" -s "$here/join.lua" "$url/v1/drops/$drop/line"
   wrk_phase "status (no ticket)" -s "$here/status.lua" "$url/v1/drops/$drop/line/me"
   wrk_phase "claim" -s "$here/claim.lua" "$url/v1/drops/$drop-open/claims"
 
   # admission: fill the line, let the server settle, then unpause at a high rate
-  /tmp/fastdeal-baseline -tickets "$url/v1/drops/$drop-adm/line" -users "$admit_users" -prefix "a$run-" -out "$out/admit-tickets"
+  "$out/baseline" -tickets "$url/v1/drops/$drop-adm/line" -users "$admit_users" -prefix "a$run-" -out "$out/admit-tickets"
   sleep 2
   begin admission
   admin PATCH "/$drop-adm" "{\"paused\":false,\"admit_rate\":$admit_rate}"
