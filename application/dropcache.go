@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -22,6 +23,15 @@ type DropCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
+	loading map[string]*dropLoad // cold misses being read, one read per drop
+}
+
+// dropLoad is one read of a drop the cache does not hold; callers that miss
+// meanwhile wait for it instead of reading too.
+type dropLoad struct {
+	done chan struct{}
+	d    *drop.Drop
+	err  error
 }
 
 type cacheEntry struct {
@@ -32,7 +42,8 @@ type cacheEntry struct {
 
 // NewDropCache returns a cache over repo whose entries are refreshed after ttl.
 func NewDropCache(repo drop.Repository, ttl time.Duration) *DropCache {
-	return &DropCache{repo: repo, ttl: ttl, maxStale: 4 * ttl, now: time.Now, entries: make(map[string]*cacheEntry)}
+	return &DropCache{repo: repo, ttl: ttl, maxStale: 4 * ttl, now: time.Now,
+		entries: make(map[string]*cacheEntry), loading: make(map[string]*dropLoad)}
 }
 
 // Get returns the drop, from the cache when fresh enough. The result is
@@ -73,12 +84,47 @@ func (c *DropCache) Get(ctx context.Context, id string) (*drop.Drop, error) {
 		c.Put(fresh)
 		return fresh, nil
 	}
-	fresh, err := c.repo.Get(ctx, id)
-	if err != nil {
-		return nil, err
+	return c.load(ctx, id)
+}
+
+// load reads a drop the cache does not hold (or holds too stale to serve).
+// Concurrent misses share one read: the first 64 claims on a new 100,000-seat
+// drop each read and parsed it and stalled the server for seconds. A caller
+// whose own context ends stops waiting; one whose leader's context ended
+// reads again itself.
+func (c *DropCache) load(ctx context.Context, id string) (*drop.Drop, error) {
+	for {
+		c.mu.Lock()
+		if e, ok := c.entries[id]; ok && c.now().Sub(e.fetched) < c.ttl {
+			c.mu.Unlock()
+			return e.d, nil // loaded while this caller waited
+		}
+		l, waiting := c.loading[id]
+		if !waiting {
+			l = &dropLoad{done: make(chan struct{})}
+			c.loading[id] = l
+		}
+		c.mu.Unlock()
+		if !waiting {
+			l.d, l.err = c.repo.Get(ctx, id)
+			if l.err == nil {
+				c.Put(l.d)
+			}
+			c.mu.Lock()
+			delete(c.loading, id)
+			c.mu.Unlock()
+			close(l.done)
+			return l.d, l.err
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if l.err == nil || (!errors.Is(l.err, context.Canceled) && !errors.Is(l.err, context.DeadlineExceeded)) {
+			return l.d, l.err
+		}
 	}
-	c.Put(fresh)
-	return fresh, nil
 }
 
 // Fresh returns the cached drop when its copy is younger than the cache's

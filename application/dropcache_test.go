@@ -78,3 +78,92 @@ func TestDropCacheRefreshesOnceAndFollowsChanges(t *testing.T) {
 		t.Fatal("a missing drop was served")
 	}
 }
+
+// gatedDrops holds every Get until the gate opens.
+type gatedDrops struct {
+	drop.Repository
+	gets atomic.Int64
+	gate chan struct{}
+}
+
+func (g *gatedDrops) Get(ctx context.Context, id string) (*drop.Drop, error) {
+	g.gets.Add(1)
+	<-g.gate
+	return g.Repository.Get(ctx, id)
+}
+
+// Concurrent misses of a drop the cache does not hold share one read: the
+// first claims on a new 100,000-seat drop each read and parsed it, and the
+// server stalled for seconds under the copies.
+func TestDropCacheColdMissesShareOneRead(t *testing.T) {
+	ctx := context.Background()
+	repo := &gatedDrops{Repository: memory.NewDrops(), gate: make(chan struct{})}
+	d, err := drop.New(drop.Params{ID: "cold", Name: "n", Kind: drop.KindGeneral, Stock: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	cache := application.NewDropCache(repo, time.Second)
+	now := time.Now()
+	application.SetDropCacheClock(cache, func() time.Time { return now }) // the loaded copy stays fresh
+	const callers = 64
+	var started, wg sync.WaitGroup
+	started.Add(callers)
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started.Done()
+			got, err := cache.Get(ctx, "cold")
+			if err == nil && got.ID() != "cold" {
+				err = drop.ErrNotFound
+			}
+			errs <- err
+		}()
+	}
+	started.Wait()
+	close(repo.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	if n := repo.gets.Load(); n != 1 {
+		t.Fatalf("%d concurrent misses read the store %d times, want once", callers, n)
+	}
+}
+
+// A caller whose context ends stops waiting for another caller's read.
+func TestDropCacheWaiterHonoursItsContext(t *testing.T) {
+	repo := &gatedDrops{Repository: memory.NewDrops(), gate: make(chan struct{})}
+	d, err := drop.New(drop.Params{ID: "slow", Name: "n", Kind: drop.KindGeneral, Stock: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	cache := application.NewDropCache(repo, time.Second)
+	leader := make(chan error, 1)
+	go func() {
+		_, err := cache.Get(context.Background(), "slow")
+		leader <- err
+	}()
+	for repo.gets.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cache.Get(ctx, "slow"); err == nil {
+		t.Fatal("a waiter with an ended context got a drop, want its context's error")
+	}
+	close(repo.gate)
+	if err := <-leader; err != nil {
+		t.Fatalf("the leader's Get: %v", err)
+	}
+}
