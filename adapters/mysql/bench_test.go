@@ -247,3 +247,25 @@ func BenchmarkInsertStatement(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkDropsGetSeated reads a 50,000-seat drop as the drop cache and the
+// dispatcher do, over and over (docs/capacity.md).
+func BenchmarkDropsGetSeated(b *testing.B) {
+	db := testDB(b)
+	ctx := ctxT(b)
+	r := NewDrops(db)
+	seats := make([]string, 50_000)
+	for i := range seats {
+		seats[i] = fmt.Sprintf("R%03d-S%03d", i/200, i%200)
+	}
+	d := seatedDrop(b, seats...)
+	if err := r.Create(ctx, d); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Get(ctx, d.ID()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

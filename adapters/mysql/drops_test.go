@@ -1,12 +1,17 @@
 package mysql
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/fastdeal/fastdeal/domain/drop"
 	"github.com/fastdeal/fastdeal/domain/issuance"
@@ -260,4 +265,74 @@ func candidateN(dropID, userID, seat string, n int) issuance.Issuance {
 	iss := candidate(dropID, userID, seat)
 	iss.N = n
 	return iss
+}
+
+// seatReads counts the statements that read the seats column itself of
+// drop id.
+type seatReads struct {
+	id string
+	n  atomic.Int64
+}
+
+func (h *seatReads) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	if strings.HasPrefix(e.Query, "SELECT `drop_row`.`seats` ") && strings.Contains(e.Query, h.id) {
+		h.n.Add(1)
+	}
+	return ctx
+}
+func (h *seatReads) AfterQuery(context.Context, *bun.QueryEvent) {}
+
+// A seated drop's seats are fetched and checked once per repository, not on
+// every read (fifty 50,000-seat drops re-read every second cost a core); a
+// seat list changed in the table (by hand: the API never changes one) is
+// read again, and every read returns the stored drop exactly.
+func TestDropsReadSeatsOnce(t *testing.T) {
+	db := testDB(t)
+	ctx := ctxT(t)
+	d := seatedDrop(t, "A1", "A2", "B1")
+	hook := &seatReads{id: d.ID()}
+	db.AddQueryHook(hook)
+	r := NewDrops(db)
+	if err := r.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		got, err := r.Get(ctx, d.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Params(), d.Params()) || !got.HasSeat("B1") || got.HasSeat("Z9") {
+			t.Fatalf("read:\n got %+v\nwant %+v", got.Params(), d.Params())
+		}
+		list, err := r.List(ctx, drop.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, x := range list {
+			if x.ID() == d.ID() {
+				found = reflect.DeepEqual(x.Params(), d.Params())
+			}
+		}
+		if !found {
+			t.Fatalf("List lost or changed %s", d.ID())
+		}
+	}
+	if n := hook.n.Load(); n != 1 {
+		t.Fatalf("the seats were read %d times over 10 reads, want once", n)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE drops SET seats = ?, stock = 4 WHERE id = ?", `["A1","A2","B1","B2"]`, d.ID()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Get(ctx, d.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.HasSeat("B2") || got.Stock() != 4 || hook.n.Load() != 2 {
+		t.Fatalf("after the seats changed: %v, stock %d, %d seat reads; want B2, 4, 2", got.Seats(), got.Stock(), hook.n.Load())
+	}
+	// Another repository (another instance) reads them for itself.
+	if got, err := NewDrops(db).Get(ctx, d.ID()); err != nil || !got.HasSeat("B2") {
+		t.Fatalf("a fresh repository: %v, %v", got, err)
+	}
 }

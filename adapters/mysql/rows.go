@@ -36,6 +36,8 @@ type dropRow struct {
 	Paused       bool           `bun:"paused"`
 	IssuedCount  int64          `bun:"issued_count"`
 	CreatedAt    time.Time      `bun:"created_at"`
+	// SeatsLen is LENGTH(seats), read in its place (see Drops).
+	SeatsLen int64 `bun:"seats_len,scanonly"`
 }
 
 // dropMutableColumns are the columns Update writes: everything a Drop method
@@ -75,17 +77,21 @@ func (r *dropRow) toDrop() (*drop.Drop, error) {
 			return nil, fmt.Errorf("drop %s: decode seats: %w", r.ID, err)
 		}
 	}
-	d, err := drop.New(drop.Params{
+	d, err := drop.New(r.params(seats))
+	if err != nil {
+		return nil, fmt.Errorf("drop %s: stored row is invalid: %w", r.ID, err)
+	}
+	return d, nil
+}
+
+func (r *dropRow) params(seats []string) drop.Params {
+	return drop.Params{
 		ID: r.ID, Name: r.Name, Kind: drop.Kind(r.Kind), Region: r.Region, Venue: r.Venue,
 		Stock: r.Stock, Seats: seats, OpensAt: fromNullTime(r.OpensAt), ClosesAt: fromNullTime(r.ClosesAt),
 		PerUserLimit: r.PerUserLimit, Admission: drop.Admission(r.Admission), AdmitRate: r.AdmitRate,
 		PassTTL: time.Duration(r.PassTTLMs) * time.Millisecond, Paused: r.Paused, CreatedAt: r.CreatedAt,
 		QueueOpensAt: fromNullTime(r.QueueOpensAt), ShuffleAtOpen: r.Shuffle, MaxActive: r.MaxActive,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("drop %s: stored row is invalid: %w", r.ID, err)
 	}
-	return d, nil
 }
 
 func nullTime(t time.Time) bun.NullTime {

@@ -303,3 +303,37 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+// NewReusingSeats shares a drop's checked seats only with the same drop (id
+// and creation time); anything else is built and checked from scratch.
+func TestNewReusingSeats(t *testing.T) {
+	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	p := Params{ID: "s1", Name: "n", Kind: KindSeated, Seats: []string{"A1", "A2"}, CreatedAt: at}
+	prev, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p
+	q.Seats, q.AdmitRate = nil, 7 // a re-read row without its seats, one change
+	d, err := NewReusingSeats(q, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.HasSeat("A2") || d.Stock() != 2 || d.AdmitRate() != 7 || len(d.Seats()) != 2 {
+		t.Fatalf("reused: seats %v stock %d rate %d", d.Seats(), d.Stock(), d.AdmitRate())
+	}
+	q.Stock = 3
+	if _, err := NewReusingSeats(q, prev); err == nil {
+		t.Fatal("a stock other than the seat count was accepted")
+	}
+	// Another creation time is another drop: its own (here missing) seats count.
+	q.Stock, q.CreatedAt = 0, at.Add(time.Second)
+	if _, err := NewReusingSeats(q, prev); err == nil {
+		t.Fatal("seats of another incarnation were reused")
+	}
+	r := p
+	r.ID, r.Seats = "s2", []string{"bad label!"}
+	if _, err := NewReusingSeats(r, prev); err == nil {
+		t.Fatal("another drop's invalid seats were accepted")
+	}
+}
