@@ -255,7 +255,7 @@ for run in $(seq 1 "$runs"); do
     for i in $(seq 1 "$concerts"); do seated "$drop-c$i" "$concert_seats"; done
     idle "idle, + $concerts seated drops of $concert_seats seats"
     for i in $(seq 1 "$concerts"); do
-      curl -sf -X POST "$url/v1/drops/$drop-c$i/claims" -H "X-User-ID: warm-$run" -d '{"seat":"S'"$concert_seats"'"}' >/dev/null
+      curl -sf -X POST "$url/v1/drops/$drop-c$i/claims" -H "X-User-ID: warm-$run-$i" -d '{"seat":"S'"$concert_seats"'"}' >/dev/null
     done
     CONCERT_PREFIX="$drop-c" CONCERTS=$concerts SEATS=$concert_seats \
       wrk_phase "claim (seat), $concerts drops" -s "$here/claim_concerts.lua" "$url/v1/drops/$drop-c1/claims"
