@@ -22,8 +22,6 @@
 package cluster
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -47,6 +45,8 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/rueidis"
+
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 const (
@@ -537,13 +537,7 @@ func newStack(t *testing.T) *stack {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		t.Fatalf("repository root not found at %s: %v", root, err)
 	}
-	s := &stack{root: root, dir: filepath.Join(root, ".stack-cluster"), settings: map[string]string{}}
-	for _, f := range []string{filepath.Join(root, "infra", "stack.env"), filepath.Join(root, ".env")} {
-		for k, v := range readEnvFile(t, f) {
-			s.settings[k] = v
-		}
-	}
-	return s
+	return &stack{root: root, dir: filepath.Join(root, ".stack-cluster"), settings: testenv.StackSettings(t, root)}
 }
 
 // environ is the script's environment: this test's private cluster, state
@@ -603,7 +597,7 @@ func (s *stack) script(t *testing.T, limit time.Duration, args ...string) string
 }
 
 func (s *stack) secrets(t *testing.T) (token, jwtSecret string) {
-	gen := readEnvFile(t, filepath.Join(s.dir, "secrets.env"))
+	gen := testenv.ReadEnvFile(t, filepath.Join(s.dir, "secrets.env"))
 	pick := func(key string) string {
 		if v := os.Getenv(key); v != "" {
 			return v
@@ -640,33 +634,4 @@ func (s *stack) mysqlDSN(t *testing.T) string {
 		auth += ":" + pw
 	}
 	return fmt.Sprintf("%s@tcp(%s:%s)/%s?parseTime=true", auth, s.env(t, "LOCAL_MYSQL_HOST"), s.env(t, "LOCAL_MYSQL_PORT"), database)
-}
-
-// readEnvFile reads KEY=VALUE lines literally, as the script does; a missing
-// file is empty.
-func readEnvFile(t *testing.T, path string) map[string]string {
-	out := map[string]string{}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return out
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-			v = v[1 : len(v)-1]
-		}
-		out[k] = v
-	}
-	return out
 }

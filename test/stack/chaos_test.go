@@ -15,7 +15,6 @@
 package stack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -33,6 +32,7 @@ import (
 	"time"
 
 	"github.com/fastdeal/fastdeal/test/load"
+	"github.com/fastdeal/fastdeal/test/testenv"
 )
 
 // The schedule. Both scenarios start together at t0 and run about 75 s; the chaos
@@ -368,13 +368,8 @@ func newStack(t *testing.T) *stack {
 		s.dir = filepath.Join(root, ".stack")
 	}
 	// The same precedence as the script: infra/stack.env, then .env, then the
-	// process environment wins.
-	s.settings = map[string]string{}
-	for _, f := range []string{filepath.Join(root, "infra", "stack.env"), filepath.Join(root, ".env")} {
-		for k, v := range readEnvFile(t, f) {
-			s.settings[k] = v
-		}
-	}
+	// process environment wins (env and optional look there first).
+	s.settings = testenv.StackSettings(t, root)
 	return s
 }
 
@@ -404,39 +399,10 @@ func (s *stack) optional(key string) string {
 	return s.settings[key]
 }
 
-// readEnvFile reads KEY=VALUE lines literally, as the script does; a missing
-// file is empty.
-func readEnvFile(t *testing.T, path string) map[string]string {
-	out := map[string]string{}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return out
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-			v = v[1 : len(v)-1]
-		}
-		out[k] = v
-	}
-	return out
-}
-
 // secrets: the environment, then .env, then what `up` generated into
 // STACK_DIR/secrets.env (the script's ensure_secrets order).
 func (s *stack) secrets() (token, jwtSecret string) {
-	generated := readEnvFile(s.t, filepath.Join(s.dir, "secrets.env"))
+	generated := testenv.ReadEnvFile(s.t, filepath.Join(s.dir, "secrets.env"))
 	pick := func(key string) string {
 		if v := s.optional(key); v != "" {
 			return v
