@@ -441,7 +441,7 @@ func (s *Sales) ticketed(d *drop.Drop, userID, ticket string) (LineView, bool) {
 	if !ok {
 		return LineView{}, false
 	}
-	v, ok := s.fromSnapshot(d, userID, t, ticket, now)
+	v, ok := s.fromSnapshot(d, userID, t, now)
 	if ok && s.opt.OnStatus != nil {
 		s.opt.OnStatus(d.ID(), true)
 	}
@@ -474,11 +474,11 @@ func (s *Sales) LeaveLine(ctx context.Context, dropID, userID string) error {
 // closed on them), or is in a pre-queue that has not been placed. ok false
 // sends the poll to the store: the buyer was decided, left, or the snapshot
 // is missing, too old or of another incarnation of the line.
-// raw is the ticket as presented: when nothing it says has changed (the
-// same position, and more than half its lifetime left) it is handed back
-// instead of a new one, because signing costs more than the rest of the
-// answer; the client keeps the latest ticket either way.
-func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, raw string, now time.Time) (LineView, bool) {
+// When nothing the presented ticket says has changed (the same position,
+// and more than half its lifetime left) the answer carries no ticket, because
+// signing costs more than the rest of the answer and the client keeps the
+// latest ticket it was given.
+func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, now time.Time) (LineView, bool) {
 	if t.PreQueue() {
 		if now.Before(d.OpensAt()) {
 			return LineView{Status: waitline.PreQueue, OpensAt: d.OpensAt(), PollAfter: s.opt.Pacing.PreQueue(d.OpensAt().Sub(now))}, true
@@ -506,9 +506,9 @@ func (s *Sales) fromSnapshot(d *drop.Drop, userID string, t waitline.Ticket, raw
 		pos = t.Last
 	}
 	if pos == t.Last && t.Expires.Sub(now) > s.opt.TicketTTL/2 {
-		v := s.waitingView(d, userID, pos, waitline.Ticket{}, now)
-		v.Ticket = raw
-		return v, true
+		// Nothing the ticket says has changed: the answer carries none and
+		// the client keeps the one it presented.
+		return s.waitingView(d, userID, pos, waitline.Ticket{}, now), true
 	}
 	t.Last = pos
 	return s.waitingView(d, userID, pos, t, now), true

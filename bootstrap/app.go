@@ -85,7 +85,7 @@ var useCases = fx.Module("application",
 func issuedHook(s *application.CountSyncer, m *Metrics) func(string) {
 	return func(dropID string) {
 		s.Issued(dropID)
-		m.Issued.WithLabelValues(dropID).Inc()
+		m.onIssued(dropID)
 	}
 }
 

@@ -94,6 +94,8 @@ func TestConfigRejectsWhatCannotWork(t *testing.T) {
 		"master without sentinel": {"FASTDEAL_REDIS_MASTER": "m"},
 		"tiny body limit":         {"FASTDEAL_BODY_LIMIT": "10"},
 		"duration not parseable":  {"FASTDEAL_STORE_TIMEOUT": "soon"},
+		"negative flush delay":    {"FASTDEAL_REDIS_FLUSH_DELAY": "-1ms"},
+		"flush delay of a second": {"FASTDEAL_REDIS_FLUSH_DELAY": "1s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			testenv.ClearFastdealEnv(t)

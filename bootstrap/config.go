@@ -47,6 +47,10 @@ type Config struct {
 	RedisCluster   bool     `env:"FASTDEAL_REDIS_CLUSTER"`
 	RedisMaster    string   `env:"FASTDEAL_REDIS_MASTER"`
 	RedisSentinels []string `env:"FASTDEAL_REDIS_SENTINELS" envSeparator:","`
+	// RedisFlushDelay lets each Redis connection gather commands for up to
+	// this long after a write, so one write carries many under load: fewer
+	// system calls in both the app and Redis for at most this much latency.
+	RedisFlushDelay time.Duration `env:"FASTDEAL_REDIS_FLUSH_DELAY" envDefault:"100us"`
 	// Inventory picks the strategy; empty means redis with Redis, mysql with
 	// MySQL only, memory otherwise.
 	Inventory string `env:"FASTDEAL_INVENTORY"`
@@ -141,6 +145,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.BodyLimit < 1024 {
 		return c, fmt.Errorf("FASTDEAL_BODY_LIMIT=%d: must be at least 1024 bytes", c.BodyLimit)
+	}
+	if c.RedisFlushDelay < 0 || c.RedisFlushDelay > 10*time.Millisecond {
+		return c, fmt.Errorf("FASTDEAL_REDIS_FLUSH_DELAY=%s: must be between 0 and 10ms", c.RedisFlushDelay)
 	}
 	if c.PollMax < time.Second || c.PollMax > time.Minute {
 		return c, fmt.Errorf("FASTDEAL_POLL_MAX=%s: must be between 1s and 1m", c.PollMax)

@@ -1,6 +1,8 @@
 package bootstrap
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -16,6 +18,28 @@ type Metrics struct {
 	LeaseHeld     *prometheus.GaugeVec
 	PersistLag    *prometheus.HistogramVec
 	LineStatus    *prometheus.CounterVec
+
+	// perDrop holds each drop's counters of the hot paths, looked up once:
+	// WithLabelValues hashes its labels and takes the vector's lock on every
+	// call, and a status poll answered from the snapshot costs little more.
+	perDrop sync.Map // drop id -> *dropCounters
+}
+
+// dropCounters are one drop's children of the per-poll and per-claim vectors.
+type dropCounters struct {
+	snapshot, store, issued prometheus.Counter
+}
+
+func (m *Metrics) drop(id string) *dropCounters {
+	if c, ok := m.perDrop.Load(id); ok {
+		return c.(*dropCounters)
+	}
+	c, _ := m.perDrop.LoadOrStore(id, &dropCounters{
+		snapshot: m.LineStatus.WithLabelValues(id, "snapshot"),
+		store:    m.LineStatus.WithLabelValues(id, "store"),
+		issued:   m.Issued.WithLabelValues(id),
+	})
+	return c.(*dropCounters)
 }
 
 // NewMetrics registers the sale metrics and the Go runtime collectors.
@@ -55,12 +79,15 @@ func (m *Metrics) onFlush(_ string, err error) {
 }
 
 func (m *Metrics) onLineStatus(dropID string, fast bool) {
-	src := "store"
+	c := m.drop(dropID)
 	if fast {
-		src = "snapshot"
+		c.snapshot.Inc()
+		return
 	}
-	m.LineStatus.WithLabelValues(dropID, src).Inc()
+	c.store.Inc()
 }
+
+func (m *Metrics) onIssued(dropID string) { m.drop(dropID).issued.Inc() }
 
 func (m *Metrics) onLease(dropID string, held bool) {
 	v := 0.0

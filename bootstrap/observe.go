@@ -16,17 +16,21 @@ import (
 // persist lag a buyer waits before hearing 201).
 type timedLedger struct {
 	issuance.Ledger
-	lag *prometheus.HistogramVec
+	ok, failed prometheus.Observer
+}
+
+func newTimedLedger(l issuance.Ledger, lag *prometheus.HistogramVec) timedLedger {
+	return timedLedger{Ledger: l, ok: lag.WithLabelValues("ok"), failed: lag.WithLabelValues("error")}
 }
 
 func (l timedLedger) Record(ctx context.Context, iss issuance.Issuance) error {
 	start := time.Now()
 	err := l.Ledger.Record(ctx, iss)
-	result := "ok"
+	o := l.ok
 	if err != nil {
-		result = "error"
+		o = l.failed
 	}
-	l.lag.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	o.Observe(time.Since(start).Seconds())
 	return err
 }
 

@@ -35,7 +35,7 @@ func storageProfile(cfg Config) fx.Option {
 	} else {
 		opts = append(opts, fx.Provide(
 			fx.Annotate(memory.NewDrops, fx.As(new(drop.Repository))),
-			func(m *Metrics) issuance.Ledger { return timedLedger{Ledger: memory.NewLedger(), lag: m.PersistLag} },
+			func(m *Metrics) issuance.Ledger { return newTimedLedger(memory.NewLedger(), m.PersistLag) },
 		))
 	}
 	if cfg.hasRedis() {
@@ -111,7 +111,7 @@ var mysqlModule = fx.Module("mysql",
 				}
 				return nil
 			}})
-			return timedLedger{Ledger: l, lag: m.PersistLag}
+			return newTimedLedger(l, m.PersistLag)
 		},
 		fx.Annotate(func(db *bun.DB) Check {
 			return Check{Name: "mysql", Ping: func(ctx context.Context) error { return db.PingContext(ctx) }}
@@ -127,7 +127,7 @@ var mysqlModule = fx.Module("mysql",
 var redisModule = fx.Module("redis",
 	fx.Provide(
 		func(lc fx.Lifecycle, cfg Config, log *zap.Logger) (rueidis.Client, error) {
-			opts := redis.ClientOptions{ClientName: "fastdeal-" + cfg.InstanceID}
+			opts := redis.ClientOptions{ClientName: "fastdeal-" + cfg.InstanceID, FlushDelay: cfg.RedisFlushDelay}
 			switch seeds := cfg.redisClusterAddrs(); {
 			case len(seeds) > 0:
 				opts.ClusterAddrs = seeds

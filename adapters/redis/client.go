@@ -46,6 +46,10 @@ type ClientOptions struct {
 	// ClientName is sent with CLIENT SETNAME so the connections are
 	// recognisable in CLIENT LIST (default "fastdeal").
 	ClientName string
+	// FlushDelay is rueidis' MaxFlushDelay: after each write to a
+	// connection its pipeline waits up to this long for more commands, so
+	// that under load one write carries many of them. Zero writes at once.
+	FlushDelay time.Duration
 }
 
 // Default timeouts of ClientOptions.
@@ -82,6 +86,7 @@ func (o ClientOptions) rueidisOptions() (rueidis.ClientOption, error) {
 		Dialer:           net.Dialer{Timeout: dial, KeepAlive: time.Second},
 		ConnWriteTimeout: rw,
 		DisableCache:     true,
+		MaxFlushDelay:    o.FlushDelay,
 	}
 	switch {
 	case o.MasterName != "":
