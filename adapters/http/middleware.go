@@ -73,7 +73,9 @@ func requestIDOf(c *fiber.Ctx) string {
 // errors into problem responses here (so the status is known), then counts
 // the request and logs it when it failed on our side or was slow.
 func (s *Server) observe(c *fiber.Ctx) (err error) {
-	start := time.Now()
+	// When fasthttp finished reading the request: it has read the clock for
+	// it already.
+	start := c.Context().Time()
 	s.setRequestID(c)
 	self := c.Route()
 	defer func() {

@@ -63,8 +63,12 @@ func newLimiter(perSecond float64, burst int) *limiter {
 
 // allow takes one token for key. When none is left it reports how long until
 // one is, for Retry-After.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	now := l.now()
+func (l *limiter) allow(key string) (bool, time.Duration) { return l.allowAt(key, l.now()) }
+
+// allowAt is allow at the given time: the server passes the time fasthttp
+// read the request at, which it has already taken, rather than read the
+// clock again.
+func (l *limiter) allowAt(key string, now time.Time) (bool, time.Duration) {
 	at := int64(now.Sub(l.start))
 	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
 	sh.mu.Lock()
@@ -100,7 +104,7 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 	if s.limiter == nil {
 		return c.Next()
 	}
-	ok, wait := s.limiter.allow(userOf(c))
+	ok, wait := s.limiter.allowAt(userOf(c), c.Context().Time())
 	if ok {
 		return c.Next()
 	}
