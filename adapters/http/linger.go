@@ -22,8 +22,12 @@ const (
 // still sending; closing a socket with unread data makes the kernel send a
 // reset, which destroys the 413 before the client reads it. Draining first
 // (what nginx calls lingering close) lets the client see the answer.
+//
+// The same wrapper carries the connection timeouts (see connTimeouts) when
+// timeouts is set.
 type lingerListener struct {
 	net.Listener
+	timeouts *connTimeouts
 }
 
 func (l lingerListener) Accept() (net.Conn, error) {
@@ -31,16 +35,58 @@ func (l lingerListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lingerConn{Conn: c}, nil
+	lc := &lingerConn{Conn: c, timeouts: l.timeouts}
+	if lc.timeouts != nil {
+		lc.timeouts.add(lc)
+	}
+	return lc, nil
 }
 
 type lingerConn struct {
 	net.Conn
 	linger atomic.Bool
+
+	// With timeouts set, the connTimeouts clock when a Read or Write now
+	// blocked began (0: none), and when the request being read began (0:
+	// between requests).
+	timeouts                   *connTimeouts
+	readAt, writeAt, requestAt atomic.Int64
+	spoke                      atomic.Bool // the client has sent something
+}
+
+func (c *lingerConn) Read(b []byte) (int, error) {
+	t := c.timeouts
+	if t == nil {
+		return c.Conn.Read(b)
+	}
+	c.readAt.Store(t.now())
+	n, err := c.Conn.Read(b)
+	c.readAt.Store(0)
+	if n > 0 && c.requestAt.Load() == 0 {
+		c.requestAt.Store(t.now())
+		c.spoke.Store(true)
+	}
+	return n, err
+}
+
+func (c *lingerConn) Write(b []byte) (int, error) {
+	t := c.timeouts
+	if t == nil {
+		return c.Conn.Write(b)
+	}
+	c.writeAt.Store(t.now())
+	n, err := c.Conn.Write(b)
+	c.writeAt.Store(0)
+	// An answer is going out: the next bytes read begin a new request.
+	c.requestAt.Store(0)
+	return n, err
 }
 
 // Close drains unread input first when an error answer asked for it.
 func (c *lingerConn) Close() error {
+	if c.timeouts != nil {
+		c.timeouts.remove(c)
+	}
 	if c.linger.Load() {
 		if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
 			_ = c.SetReadDeadline(time.Now().Add(lingerTimeout))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -51,8 +52,9 @@ type Config struct {
 	RatePerUser float64
 	// RateBurst is how many requests a buyer may send at once.
 	RateBurst int
-	// ReadTimeout, WriteTimeout and IdleTimeout bound connections; IdleTimeout
-	// is also how long Shutdown can wait on an idle keep-alive connection.
+	// ReadTimeout, WriteTimeout and IdleTimeout bound the connections Serve
+	// accepts: a request's read from its first byte, each write of an
+	// answer, and the wait for the next request (see connTimeouts).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// SlowRequest is the duration from which a request is access-logged
 	// even when it succeeded.
@@ -106,6 +108,10 @@ type Server struct {
 	limiter  *limiter
 	validate *validator.Validate
 	ids      *requestIDs
+
+	tmu      sync.Mutex
+	timeouts []*connTimeouts // one per Serve, stopped by Shutdown
+	shut     bool
 }
 
 // New builds the server and its routes; Serve starts it. reg receives the
@@ -143,10 +149,10 @@ func New(cfg Config, sales *application.Sales, catalog *application.Catalog, che
 		// The request line and headers may take 8 KiB, as nginx in front
 		// allows (Fiber's default is 4 KiB: a request between the two passed
 		// nginx and got 431 here).
-		ReadBufferSize:        8192,
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
+		ReadBufferSize: 8192,
+		// No ReadTimeout, WriteTimeout or IdleTimeout here: Serve's
+		// listener enforces cfg's (connTimeouts), without moving deadlines
+		// on every request.
 		ErrorHandler:          s.fiberErrorHandler,
 		DisableStartupMessage: true,
 		AppName:               "fastdeal",
@@ -218,12 +224,36 @@ func (s *Server) App() *fiber.App { return s.app }
 // Metrics returns the server's collectors.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
-// Serve answers requests on ln until Shutdown; it returns nil after a Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(lingerListener{ln}) }
+// Serve answers requests on ln until Shutdown; it returns nil after a
+// Shutdown. The connections get cfg's read, write and idle timeouts.
+func (s *Server) Serve(ln net.Listener) error {
+	t := newConnTimeouts(s.cfg.ReadTimeout, s.cfg.WriteTimeout, s.cfg.IdleTimeout)
+	s.tmu.Lock()
+	if s.shut {
+		t.close()
+	} else {
+		s.timeouts = append(s.timeouts, t)
+	}
+	s.tmu.Unlock()
+	err := s.app.Listener(lingerListener{Listener: ln, timeouts: t})
+	if err != nil {
+		t.close()
+	}
+	return err
+}
 
 // Shutdown stops accepting connections, closes idle ones and waits for
 // in-flight requests until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.app.ShutdownWithContext(ctx)
+	s.tmu.Lock()
+	s.shut = true
+	for _, t := range s.timeouts {
+		t.close()
+	}
+	s.tmu.Unlock()
+	return err
+}
 
 func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
