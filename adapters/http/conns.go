@@ -20,9 +20,9 @@ import (
 //   - a Read within a request (some of it arrived, its answer has not been
 //     written): the read timeout, from the request's first bytes, as
 //     fasthttp's read deadline counts;
-//   - a Write: the write timeout, from when that Write began, so a long
-//     stream that is being read lives on and a client that stopped reading
-//     is dropped.
+//   - a Write: the write timeout, from when the Write (or, for a large one,
+//     its latest 256 KiB) began, so a long answer or stream that is being
+//     read lives on and a client that stopped reading is dropped.
 //
 // A handler that takes long is neither reading nor writing and is never cut.
 type connTimeouts struct {

@@ -74,13 +74,25 @@ func (c *lingerConn) Write(b []byte) (int, error) {
 	if t == nil {
 		return c.Conn.Write(b)
 	}
-	c.writeAt.Store(t.now())
-	n, err := c.Conn.Write(b)
-	c.writeAt.Store(0)
-	// An answer is going out: the next bytes read begin a new request.
-	c.requestAt.Store(0)
-	return n, err
+	// A large answer goes out in chunks, each timed on its own, so that the
+	// write timeout counts from the reader's last progress.
+	n := 0
+	for {
+		chunk := b[n:min(len(b), n+writeChunk)]
+		c.writeAt.Store(t.now())
+		m, err := c.Conn.Write(chunk)
+		n += m
+		if err != nil || n == len(b) {
+			c.writeAt.Store(0)
+			// An answer is going out: the next bytes read begin a new request.
+			c.requestAt.Store(0)
+			return n, err
+		}
+	}
 }
+
+// writeChunk is the most one timed write sends.
+const writeChunk = 256 << 10
 
 // Close drains unread input first when an error answer asked for it.
 func (c *lingerConn) Close() error {
