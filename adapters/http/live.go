@@ -99,8 +99,6 @@ func (s *Server) live(c *fiber.Ctx) error {
 	// Done is closed when Shutdown starts. Without watching it a stream never
 	// ends and Shutdown waits for it until its deadline.
 	done := fctx.Done()
-	conn := fctx.Conn()
-	writeTimeout := s.cfg.WriteTimeout
 	log := s.log
 	fctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		ticker := time.NewTicker(liveInterval)
@@ -116,10 +114,9 @@ func (s *Server) live(c *fiber.Ctx) error {
 				}
 				writeEvent(w, "error", p)
 			}
-			// The connection's write timeout counts from the start of the
-			// answer; each event gets its own, so a long stream lives on while
-			// a client that stopped reading is still dropped.
-			_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			// Serve's connection timeouts time each write on its own, so a
+			// long stream lives on while a client that stopped reading is
+			// dropped.
 			if w.Flush() != nil {
 				return // the client left
 			}
