@@ -150,7 +150,10 @@ func (s *Server) claim(c *fiber.Ctx) error {
 		s.metrics.claim("issued")
 		c.Status(http.StatusCreated)
 	}
-	return c.JSON(claimJSON{Status: string(application.StatusIssued), Issuance: issuanceJSON(res.Issuance)})
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	var buf [512]byte
+	c.Response().SetBody(appendClaimIssued(buf[:0], issuanceJSON(res.Issuance)))
+	return nil
 }
 
 func (s *Server) joinLine(c *fiber.Ctx) error {
