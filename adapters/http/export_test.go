@@ -23,3 +23,12 @@ func (t TestLimiter) Buckets() int {
 	}
 	return n
 }
+
+// Rebuilds counts the shard maps the limiter replaced by smaller ones.
+func (t TestLimiter) Rebuilds() int {
+	n := 0
+	for i := range t.l.shards {
+		n += t.l.shards[i].rebuilds
+	}
+	return n
+}

@@ -37,6 +37,9 @@ type limiterShard struct {
 	// bucket is full again; at or before now, it is full.
 	buckets map[string]int64
 	swept   time.Time
+	// peak is the most buckets the current map has held, and rebuilds
+	// counts the maps replaced by smaller ones (see sweep).
+	peak, rebuilds int
 }
 
 // A zero rate never refills; this interval is long enough to say so.
@@ -85,9 +88,16 @@ func (l *limiter) allowAt(key string, now time.Time) (bool, time.Duration) {
 		return false, time.Duration(min(over, int64(time.Hour)))
 	}
 	sh.buckets[key] = next
+	if !ok && len(sh.buckets) > sh.peak {
+		sh.peak = len(sh.buckets)
+	}
 	sh.mu.Unlock()
 	return true, 0
 }
+
+// rebuildBelow is the smallest peak after which a sweep that leaves a
+// quarter or less of it copies the survivors into a new map.
+const rebuildBelow = 1024
 
 func (sh *limiterShard) sweep(now time.Time, at int64) {
 	for k, tat := range sh.buckets {
@@ -96,6 +106,17 @@ func (sh *limiterShard) sweep(now time.Time, at int64) {
 		}
 	}
 	sh.swept = now
+	// A Go map keeps the size it grew to. After a crowd of new buyers has
+	// gone (every join of a million-buyer line is a new buyer), the old
+	// map would hold its memory and spread the few live buckets over it.
+	if n := len(sh.buckets); sh.peak >= rebuildBelow && n <= sh.peak/4 {
+		fresh := make(map[string]int64, n)
+		for k, tat := range sh.buckets {
+			fresh[k] = tat
+		}
+		sh.buckets, sh.peak = fresh, n
+		sh.rebuilds++
+	}
 }
 
 // rateLimit runs after buyerAuth: the buyer's identity is the key, because

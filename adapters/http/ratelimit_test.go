@@ -49,3 +49,37 @@ func TestLimiterBurstRetryAfterAndEviction(t *testing.T) {
 		}
 	}
 }
+
+// After a crowd far larger than what stays active goes idle, the sweeps give
+// its maps back instead of keeping them at the crowd's size, and a bucket
+// still in use keeps its state through the copy.
+func TestLimiterGivesBackTheCrowdsMaps(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := httpapi.NewTestLimiter(2, 3, &now)
+	for i := range 200_000 {
+		l.Allow(fmt.Sprintf("crowd-%d", i))
+	}
+	if l.Rebuilds() != 0 {
+		t.Fatalf("%d maps rebuilt while the crowd was active", l.Rebuilds())
+	}
+	// The crowd's buckets have refilled and the shards are due a sweep
+	// (after 2.5 s idle at 2/s with a burst of 3); steady empties its own.
+	now = now.Add(3 * time.Second)
+	for range 3 {
+		if ok, _ := l.Allow("steady"); !ok {
+			t.Fatal("steady refused within its burst")
+		}
+	}
+	for i := range 5_000 {
+		l.Allow(fmt.Sprintf("late-%d", i))
+	}
+	if r := l.Rebuilds(); r < 60 {
+		t.Fatalf("%d of 64 shard maps rebuilt after the crowd of 200,000 left", r)
+	}
+	if n := l.Buckets(); n > 5_100 {
+		t.Fatalf("%d buckets held, want about 5,000", n)
+	}
+	if ok, _ := l.Allow("steady"); ok {
+		t.Fatal("steady's empty bucket was lost in the rebuild: a fourth request passed")
+	}
+}
