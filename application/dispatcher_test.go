@@ -51,10 +51,8 @@ func TestDispatcherRestoresALostDropBeforeAdmitting(t *testing.T) {
 	st := memStores()
 	inv := &forgetful{Inventory: memory.NewInventory()}
 	st.Inventory = inv
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	w := wire(st)
+	cat, sales := w.cat, w.sales(application.SalesOptions{})
 	d, err := cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5, Admission: drop.AdmissionQueued, AdmitRate: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +63,7 @@ func TestDispatcherRestoresALostDropBeforeAdmitting(t *testing.T) {
 		}
 	}
 	inv.lost.Store(true)
-	disp := application.NewDispatcher(st, cache, application.DispatcherOptions{Instance: "t", Reconciler: recon}, nil)
+	disp := application.NewDispatcher(st, w.cache, application.DispatcherOptions{Instance: "t", Reconciler: w.recon}, nil)
 	for range 3 {
 		time.Sleep(20 * time.Millisecond)
 		disp.Serve(ctx, d.ID())
@@ -113,10 +111,8 @@ func TestDispatcherKeepsLineOrderWhenAGiveBackFails(t *testing.T) {
 	st := memStores()
 	inv := &stumbling{Inventory: memory.NewInventory(), failClaimOf: "a"}
 	st.Inventory = inv
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	w := wire(st)
+	cat, sales := w.cat, w.sales(application.SalesOptions{})
 	d, err := cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5, Admission: drop.AdmissionQueued, AdmitRate: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +123,7 @@ func TestDispatcherKeepsLineOrderWhenAGiveBackFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	disp := application.NewDispatcher(st, cache, application.DispatcherOptions{Instance: "t"}, nil)
+	disp := application.NewDispatcher(st, w.cache, application.DispatcherOptions{Instance: "t"}, nil)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		disp.Serve(ctx, d.ID())
@@ -183,10 +179,8 @@ func (s *stuckLease) Acquire(ctx context.Context, name, holder string, ttl time.
 func TestDispatcherServesOtherDropsWhileOneHangs(t *testing.T) {
 	ctx := context.Background()
 	st := memStores()
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	w := wire(st)
+	cat, sales := w.cat, w.sales(application.SalesOptions{})
 	mk := func(name string) *drop.Drop {
 		d, err := cat.Create(ctx, drop.Params{Name: name, Kind: drop.KindGeneral, Stock: 5, Admission: drop.AdmissionQueued, AdmitRate: 1000})
 		if err != nil {
@@ -200,7 +194,7 @@ func TestDispatcherServesOtherDropsWhileOneHangs(t *testing.T) {
 	}
 	sl := &stuckLease{Lease: st.Lease, stuck: hung.ID(), release: make(chan struct{})}
 	st.Lease = sl
-	disp := application.NewDispatcher(st, cache, application.DispatcherOptions{Instance: "t", Tick: time.Millisecond}, nil)
+	disp := application.NewDispatcher(st, w.cache, application.DispatcherOptions{Instance: "t", Tick: time.Millisecond}, nil)
 	disp.Start()
 	defer disp.Stop(ctx)
 	defer close(sl.release) // before Stop, so the hung tick can end

@@ -18,10 +18,8 @@ import (
 func TestRetryOfAStaleHolderIsNotToldIssued(t *testing.T) {
 	ctx := context.Background()
 	st := memStores()
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	w := wire(st)
+	cat, sales := w.cat, w.sales(application.SalesOptions{})
 	d, err := cat.Create(ctx, drop.Params{Name: "s", Kind: drop.KindSeated, Seats: []string{"S1", "S2"}})
 	if err != nil {
 		t.Fatal(err)

@@ -71,9 +71,8 @@ func newSeatRig(t testing.TB, n int, gate chan struct{}) *seatRig {
 	clk := &manualClock{now: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
 	inv := &countedInventory{Inventory: st.Inventory, gate: gate}
 	st.Clock, st.Inventory = clk, inv
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
+	w := wire(st)
+	cat := w.cat
 	labels := make([]string, n)
 	for i := range labels {
 		labels[i] = fmt.Sprintf("S-%06d", i)
@@ -85,7 +84,7 @@ func newSeatRig(t testing.TB, n int, gate chan struct{}) *seatRig {
 		t.Fatal(err)
 	}
 	return &seatRig{
-		sales: application.NewSales(st, cache, recon, application.SalesOptions{}, nil),
+		sales: w.sales(application.SalesOptions{}),
 		clock: clk, inv: inv, drop: d, labels: labels,
 	}
 }
@@ -304,13 +303,12 @@ func TestSeatsStoreFailure(t *testing.T) {
 
 func TestSeatsOfAGeneralDrop(t *testing.T) {
 	st := memStores()
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	d, err := application.NewCatalog(st, cache, recon).Create(context.Background(), drop.Params{Name: "g", Kind: drop.KindGeneral, Stock: 3})
+	w := wire(st)
+	d, err := w.cat.Create(context.Background(), drop.Params{Name: "g", Kind: drop.KindGeneral, Stock: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	sales := w.sales(application.SalesOptions{})
 	if _, err := sales.Seats(context.Background(), d.ID(), application.SeatQuery{}); !errors.Is(err, drop.ErrSeatNotAllowed) {
 		t.Fatalf("seats of a general drop: %v", err)
 	}

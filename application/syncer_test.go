@@ -20,21 +20,40 @@ func memStores() application.Stores {
 		Ledger: memory.NewLedger(), Lease: memory.NewLease(clock.System{})}
 }
 
+// wiring is the use cases' shared parts over st, wired as the app wires them,
+// with a drop cache that refreshes only when asked.
+type wiring struct {
+	st    application.Stores
+	cache *application.DropCache
+	recon *application.Reconciler
+	cat   *application.Catalog
+}
+
+func wire(st application.Stores) wiring {
+	cache := application.NewDropCache(st.Drops, time.Hour)
+	recon := application.NewReconciler(st, nil)
+	return wiring{st: st, cache: cache, recon: recon, cat: application.NewCatalog(st, cache, recon)}
+}
+
+// sales returns the buyer use cases over the wiring.
+func (w wiring) sales(opt application.SalesOptions) *application.Sales {
+	return application.NewSales(w.st, w.cache, w.recon, opt, nil)
+}
+
 // The syncer writes after every N issues, on its timer, and at shutdown,
 // and never counts rows: what it writes is the inventory's live count.
 func TestCountSyncerWritesEveryNOnTimerAndAtStop(t *testing.T) {
 	ctx := context.Background()
 	st := memStores()
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
+	w := wire(st)
+	cat := w.cat
 	d, err := cat.Create(ctx, drop.Params{Name: "sync", Kind: drop.KindGeneral, Stock: 100, PerUserLimit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	flushed := make(chan error, 100)
-	syncer := application.NewCountSyncer(st, cache, 10, time.Hour, func(_ string, err error) { flushed <- err }, nil)
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{OnIssued: syncer.Issued}, nil)
+	syncer := application.NewCountSyncer(st, w.cache, 10, time.Hour, func(_ string, err error) { flushed <- err }, nil)
+	sales := w.sales(application.SalesOptions{OnIssued: syncer.Issued})
 	syncer.Start()
 	claim := func(n int) {
 		for i := range n {
@@ -73,8 +92,8 @@ func TestCountSyncerWritesEveryNOnTimerAndAtStop(t *testing.T) {
 	}
 
 	// The timer path: with N out of reach, the interval still writes.
-	timed := application.NewCountSyncer(st, cache, 1000, 20*time.Millisecond, nil, nil)
-	sales2 := application.NewSales(st, cache, recon, application.SalesOptions{OnIssued: timed.Issued}, nil)
+	timed := application.NewCountSyncer(st, w.cache, 1000, 20*time.Millisecond, nil, nil)
+	sales2 := w.sales(application.SalesOptions{OnIssued: timed.Issued})
 	timed.Start()
 	defer timed.Stop(ctx)
 	if res, err := sales2.Claim(ctx, application.ClaimInput{DropID: d.ID(), UserID: "v"}); err != nil || res.Status != application.StatusIssued {

@@ -17,18 +17,17 @@ import (
 func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
 	ctx := context.Background()
 	st := memStores()
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
+	w := wire(st)
+	cat := w.cat
 	var fast atomic.Int64
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{
+	sales := w.sales(application.SalesOptions{
 		TicketSecret: []byte("ticketed-test-secret"),
 		OnStatus: func(_ string, snapshot bool) {
 			if snapshot {
 				fast.Add(1)
 			}
 		},
-	}, nil)
+	})
 	d, err := cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5,
 		Admission: drop.AdmissionQueued, AdmitRate: 10, Paused: true})
 	if err != nil {
