@@ -261,11 +261,7 @@ func testCloseFlushes(t *testing.T, writers int) {
 	l := NewLedger(db, LedgerOptions{Writers: writers, MaxWait: time.Hour, Timeout: 30 * time.Second})
 	ctx := ctxT(t)
 	dropID := uid("d")
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
+	tx := beginTx(t, db)
 	// A batch stuck in the database keeps the 40 waiting until Close.
 	blocked := blockWriter(t, l, tx, dropID)
 	var wg sync.WaitGroup
@@ -315,6 +311,18 @@ func TestLedgerCallerContext(t *testing.T) {
 
 // lockID has tx hold the primary-key lock of id with an uncommitted row: an
 // INSERT IGNORE of id waits for tx to end.
+// beginTx starts a transaction whose row locks hold a ledger batch back; it
+// is rolled back at the end of the test if the test has not ended it.
+func beginTx(t *testing.T, db *bun.DB) bun.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	return tx
+}
+
 func lockID(t *testing.T, tx bun.Tx, id, dropID string) {
 	t.Helper()
 	if _, err := tx.ExecContext(ctxT(t), "INSERT INTO issuances (id, drop_id, user_id, seat, n, code, issued_at) VALUES (?, ?, ?, NULL, 1, 'c', NOW(6))",
@@ -380,10 +388,7 @@ func TestLedgerSlowBatchWaitsForItsMostPatientCaller(t *testing.T) {
 	ctx := ctxT(t)
 	dropID := uid("d")
 	locked := candidateN(dropID, uid("u"), "", 1)
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := beginTx(t, db)
 	// An uncommitted row with the same id holds the lock the batch's
 	// INSERT IGNORE must wait for.
 	lockID(t, tx, locked.ID, dropID)
@@ -437,11 +442,7 @@ func TestLedgerNotWrittenMeansNeverWritten(t *testing.T) {
 	l := newTestLedger(t, LedgerOptions{Timeout: 4 * time.Second, MaxWait: 5 * time.Second, MaxBatch: 2, Writers: 2})
 	ctx := ctxT(t)
 	dropID := uid("d")
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
+	tx := beginTx(t, db)
 	if _, err := tx.ExecContext(ctx, "INSERT INTO issuances (id, drop_id, user_id, seat, n, code, issued_at) VALUES (?, ?, ?, 'S1', 1, 'c', NOW(6))",
 		uid("held"), dropID, uid("other")); err != nil {
 		t.Fatal(err)
@@ -531,11 +532,7 @@ func TestLedgerGathersWhileABatchCommits(t *testing.T) {
 	l := newTestLedger(t, LedgerOptions{MaxWait: time.Hour, Writers: 2})
 	ctx := ctxT(t)
 	dropID := uid("d")
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
+	tx := beginTx(t, db)
 	blocked := blockWriter(t, l, tx, dropID)
 	const n = 50
 	answers := make([]<-chan error, n)
@@ -571,13 +568,8 @@ func TestLedgerGathersWhileABatchCommits(t *testing.T) {
 func TestLedgerMaxWaitCapsGathering(t *testing.T) {
 	db := testDB(t)
 	l := newTestLedger(t, LedgerOptions{MaxWait: 20 * time.Millisecond, Writers: 2})
-	ctx := ctxT(t)
 	dropID := uid("d")
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
+	tx := beginTx(t, db)
 	blocked := blockWriter(t, l, tx, dropID)
 	defer blocked()
 	if err := answer(t, recordAsync(l, candidateN(dropID, uid("u"), "", 1)), "Record behind a stuck batch"); err != nil {
