@@ -114,7 +114,7 @@ func (s *Server) seats() fiber.Handler {
 	}
 }
 
-func (s *Server) claim(c *fiber.Ctx) error {
+func (s *Server) claim(c *fiber.Ctx, user string) error {
 	id, err := pathID(c)
 	if err != nil {
 		s.metrics.claim("rejected")
@@ -131,7 +131,7 @@ func (s *Server) claim(c *fiber.Ctx) error {
 		return err
 	}
 	res, err := s.sales.Claim(c.UserContext(), application.ClaimInput{
-		DropID: id, UserID: userOf(c), Seat: req.Seat, Key: strings.Clone(key),
+		DropID: id, UserID: user, Seat: req.Seat, Key: strings.Clone(key),
 	})
 	if err != nil {
 		s.metrics.claimError(err)
@@ -156,7 +156,7 @@ func (s *Server) claim(c *fiber.Ctx) error {
 	return nil
 }
 
-func (s *Server) joinLine(c *fiber.Ctx) error {
+func (s *Server) joinLine(c *fiber.Ctx, user string) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func (s *Server) joinLine(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &emptyRequest{}, true); err != nil {
 		return err
 	}
-	v, created, err := s.sales.JoinLine(c.UserContext(), id, userOf(c))
+	v, created, err := s.sales.JoinLine(c.UserContext(), id, user)
 	if err != nil {
 		s.metrics.join("error")
 		return err
@@ -181,31 +181,31 @@ func (s *Server) joinLine(c *fiber.Ctx) error {
 	return sendLine(c, v)
 }
 
-func (s *Server) lineStatus(c *fiber.Ctx) error {
+func (s *Server) lineStatus(c *fiber.Ctx, user string) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	v, err := s.sales.LineStatus(c.UserContext(), id, userOf(c), c.Get(HeaderLineTicket))
+	v, err := s.sales.LineStatus(c.UserContext(), id, user, c.Get(HeaderLineTicket))
 	if err != nil {
 		return err
 	}
 	return sendLine(c, v)
 }
 
-func (s *Server) leaveLine(c *fiber.Ctx) error {
+func (s *Server) leaveLine(c *fiber.Ctx, user string) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	if err := s.sales.LeaveLine(c.UserContext(), id, userOf(c)); err != nil {
+	if err := s.sales.LeaveLine(c.UserContext(), id, user); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
 }
 
-func (s *Server) myIssuances(c *fiber.Ctx) error {
-	list, err := s.sales.MyIssuances(c.UserContext(), userOf(c))
+func (s *Server) myIssuances(c *fiber.Ctx, user string) error {
+	list, err := s.sales.MyIssuances(c.UserContext(), user)
 	if err != nil {
 		return err
 	}

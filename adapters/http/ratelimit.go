@@ -119,15 +119,16 @@ func (sh *limiterShard) sweep(now time.Time, at int64) {
 	}
 }
 
-// rateLimit runs after buyerAuth: the buyer's identity is the key, because
-// every client behind one load balancer shares an address.
-func (s *Server) rateLimit(c *fiber.Ctx) error {
+// rateLimit takes one of the buyer's tokens, or answers 429. The buyer's
+// identity is the key, because every client behind one load balancer shares
+// an address.
+func (s *Server) rateLimit(c *fiber.Ctx, user string) error {
 	if s.limiter == nil {
-		return c.Next()
+		return nil
 	}
-	ok, wait := s.limiter.allowAt(userOf(c), c.Context().Time())
+	ok, wait := s.limiter.allowAt(user, c.Context().Time())
 	if ok {
-		return c.Next()
+		return nil
 	}
 	return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
 		detail:     "too many requests from this buyer; retry after the given seconds",

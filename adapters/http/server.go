@@ -201,12 +201,11 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	v1.Get("/drops/:id", s.getDrop)
 	v1.Get("/drops/:id/seats", s.seats())
 
-	buyer := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{s.buyerAuth, s.rateLimit, h} }
-	v1.Post("/drops/:id/claims", buyer(s.claim)...)
-	v1.Post("/drops/:id/line", buyer(s.joinLine)...)
-	v1.Get("/drops/:id/line/me", buyer(s.lineStatus)...)
-	v1.Delete("/drops/:id/line/me", buyer(s.leaveLine)...)
-	v1.Get("/me/issuances", buyer(s.myIssuances)...)
+	v1.Post("/drops/:id/claims", s.buyer(s.claim))
+	v1.Post("/drops/:id/line", s.buyer(s.joinLine))
+	v1.Get("/drops/:id/line/me", s.buyer(s.lineStatus))
+	v1.Delete("/drops/:id/line/me", s.buyer(s.leaveLine))
+	v1.Get("/me/issuances", s.buyer(s.myIssuances))
 
 	// Admin auth sits on each route rather than on the /v1/admin prefix so
 	// that an unknown admin path is a 404, like any other unknown path.

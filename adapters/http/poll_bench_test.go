@@ -1,0 +1,84 @@
+package httpapi_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	httpapi "github.com/fastdeal/fastdeal/adapters/http"
+	"github.com/fastdeal/fastdeal/adapters/memory"
+	"github.com/fastdeal/fastdeal/application"
+	"github.com/fastdeal/fastdeal/domain/drop"
+)
+
+// BenchmarkTicketedPollHandler is the server's own work for one ticketed
+// status poll, from the parsed request to the answer's bytes, without the
+// network: what fastdeal's middleware, limiter, ticket check and snapshot
+// add to Fiber. "bare-hello" is a Fiber app answering the same request with
+// "hello", the yardstick test/baseline/bench.sh compares the poll with over
+// the network, where the kernel's read and write are most of either's cost.
+func BenchmarkTicketedPollHandler(b *testing.B) {
+	st := application.Stores{Drops: memory.NewDrops(), Inventory: memory.NewInventory(), Line: memory.NewLine(),
+		Ledger: memory.NewLedger(), Lease: memory.NewLease(nil)}
+	cache := application.NewDropCache(st.Drops, time.Hour)
+	recon := application.NewReconciler(st, nil)
+	cat := application.NewCatalog(st, cache, recon)
+	ctx := context.Background()
+	if _, err := cat.Create(ctx, drop.Params{ID: "poll", Name: "bench", Kind: drop.KindGeneral, Stock: 1000,
+		Admission: drop.AdmissionQueued, Paused: true}); err != nil {
+		b.Fatal(err)
+	}
+	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
+	const buyers = 1000
+	users, tickets := make([]string, buyers), make([]string, buyers)
+	for i := range users {
+		users[i] = "buyer-" + string(rune('a'+i%26)) + "-" + time.Duration(i).String()
+		v, _, err := sales.JoinLine(ctx, "poll", users[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		tickets[i] = v.Ticket
+	}
+	reg := prometheus.NewRegistry()
+	fd := httpapi.New(httpapi.Config{AdminToken: "t", RatePerUser: 20, RateBurst: 1 << 30}, sales, cat, nil, reg, nil, nil).App().Handler()
+	bare := fiber.New(fiber.Config{DisableStartupMessage: true})
+	bare.Get("/hello", func(c *fiber.Ctx) error { return c.SendString("hello") })
+
+	for _, c := range []struct {
+		name, uri string
+		h         fasthttp.RequestHandler
+	}{
+		{"bare-hello", "/hello", bare.Handler()},
+		{"fastdeal", "/v1/drops/poll/line/me", fd},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			reqs := make([]fasthttp.RequestCtx, buyers)
+			for i := range reqs {
+				reqs[i].Request.Header.SetMethod(fiber.MethodGet)
+				reqs[i].Request.SetRequestURI(c.uri)
+				reqs[i].Request.Header.Set(httpapi.HeaderUserID, users[i])
+				reqs[i].Request.Header.Set(httpapi.HeaderLineTicket, tickets[i])
+			}
+			b.ReportAllocs()
+			cpu0 := processCPU(b)
+			i := 0
+			for b.Loop() {
+				r := &reqs[i%buyers]
+				i++
+				r.Response.Reset()
+				// As a server does for each request: the request's time,
+				// which the rate limiter and the request's duration use.
+				r.Init2(nil, nil, false)
+				c.h(r)
+				if r.Response.StatusCode() != fiber.StatusOK {
+					b.Fatalf("%d %s", r.Response.StatusCode(), r.Response.Body())
+				}
+			}
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(i), "cpu-ns/op")
+		})
+	}
+}
