@@ -15,7 +15,14 @@ const limiterShards = 64
 // limiter keeps one token bucket per buyer, as GCRA: a bucket is the one
 // instant at which it will be full again (its theoretical arrival time), held
 // by value in a sharded map. A request costs one map lookup under its shard's
-// lock, with no allocation per buyer beyond the map slot: the join of a new
+// lock, with no allocation per buyer beyond the map slot. The map is keyed by
+// a 64-bit hash of the buyer's id under a per-process random seed, not the id
+// itself: a lookup then reads no string held elsewhere in memory (among a
+// line's many thousands of buckets each such read missed the cache, and
+// the limiter was the largest part of a ticketed poll's own work on the
+// wire), and the id is not copied. Two buyers whose ids hash alike would
+// share a bucket; with a million buyers the odds are about 1 in 37 million,
+// and the random seed keeps them from being chosen. the join of a new
 // buyer, the most common request of a sale's opening, makes a new bucket
 // every time. Buyers on different shards never contend, and buckets that have
 // refilled are dropped: a full bucket behaves exactly like a new one, so
@@ -33,9 +40,9 @@ type limiter struct {
 
 type limiterShard struct {
 	mu sync.Mutex
-	// buckets maps a buyer to the nanosecond after start at which their
-	// bucket is full again; at or before now, it is full.
-	buckets map[string]int64
+	// buckets maps a buyer's hash to the nanosecond after start at which
+	// their bucket is full again; at or before now, it is full.
+	buckets map[uint64]int64
 	swept   time.Time
 	// peak is the most buckets the current map has held, and rebuilds
 	// counts the maps replaced by smaller ones (see sweep).
@@ -59,7 +66,7 @@ func newLimiter(perSecond float64, burst int) *limiter {
 	// The time an empty bucket takes to fill again, plus a margin.
 	l.idle = time.Duration(min(l.burst*interval, int64(time.Hour))) + time.Second
 	for i := range l.shards {
-		l.shards[i].buckets = make(map[string]int64)
+		l.shards[i].buckets = make(map[uint64]int64)
 	}
 	return l
 }
@@ -73,9 +80,10 @@ func (l *limiter) allow(key string) (bool, time.Duration) { return l.allowAt(key
 // clock again.
 func (l *limiter) allowAt(key string, now time.Time) (bool, time.Duration) {
 	at := int64(now.Sub(l.start))
-	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
+	h := maphash.String(l.seed, key)
+	sh := &l.shards[h%limiterShards]
 	sh.mu.Lock()
-	tat, ok := sh.buckets[key]
+	tat, ok := sh.buckets[h]
 	if !ok {
 		tat = at
 		if now.Sub(sh.swept) > l.idle {
@@ -87,7 +95,7 @@ func (l *limiter) allowAt(key string, now time.Time) (bool, time.Duration) {
 		sh.mu.Unlock()
 		return false, time.Duration(min(over, int64(time.Hour)))
 	}
-	sh.buckets[key] = next
+	sh.buckets[h] = next
 	if !ok && len(sh.buckets) > sh.peak {
 		sh.peak = len(sh.buckets)
 	}
@@ -110,7 +118,7 @@ func (sh *limiterShard) sweep(now time.Time, at int64) {
 	// gone (every join of a million-buyer line is a new buyer), the old
 	// map would hold its memory and spread the few live buckets over it.
 	if n := len(sh.buckets); sh.peak >= rebuildBelow && n <= sh.peak/4 {
-		fresh := make(map[string]int64, n)
+		fresh := make(map[uint64]int64, n)
 		for k, tat := range sh.buckets {
 			fresh[k] = tat
 		}
