@@ -196,16 +196,20 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	s.pageRoutes(app)
 
 	v1 := app.Group("/v1")
-	v1.Get("/openapi.json", s.openAPI())
-	v1.Get("/drops", s.listDrops)
-	v1.Get("/drops/:id", s.getDrop)
-	v1.Get("/drops/:id/seats", s.seats())
-
+	// Fiber tries a method's routes in the order they were added: the
+	// buyers' routes, which a sale's crowd calls, come first, so that a
+	// status poll or claim is not first parsed against every other route.
+	// No two routes here match the same path, so the order changes no answer.
 	v1.Post("/drops/:id/claims", s.buyer(s.claim))
 	v1.Post("/drops/:id/line", s.buyer(s.joinLine))
 	v1.Get("/drops/:id/line/me", s.buyer(s.lineStatus))
 	v1.Delete("/drops/:id/line/me", s.buyer(s.leaveLine))
 	v1.Get("/me/issuances", s.buyer(s.myIssuances))
+
+	v1.Get("/openapi.json", s.openAPI())
+	v1.Get("/drops", s.listDrops)
+	v1.Get("/drops/:id", s.getDrop)
+	v1.Get("/drops/:id/seats", s.seats())
 
 	// Admin auth sits on each route rather than on the /v1/admin prefix so
 	// that an unknown admin path is a 404, like any other unknown path.
