@@ -221,3 +221,29 @@ func TestSlowButSteadyReaderKeepsItsAnswer(t *testing.T) {
 		t.Fatalf("the answer took %s, not longer than the %s write timeout: the test proves nothing", took, write)
 	}
 }
+
+// Request ids made here differ between the requests of one connection and
+// between connections.
+func TestRequestIDsAreUnique(t *testing.T) {
+	addr, _, _ := timedServer(t, 5*time.Second, 5*time.Second, 5*time.Second)
+	seen := map[string]bool{}
+	for range 3 {
+		// A client of its own is a connection of its own; each sends three
+		// requests on its connection.
+		client := &http.Client{Transport: &http.Transport{}}
+		for range 3 {
+			resp, err := client.Get("http://" + addr + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			id := resp.Header.Get("X-Request-ID")
+			if id == "" || seen[id] {
+				t.Fatalf("request id %q: empty or seen before (%v)", id, seen)
+			}
+			seen[id] = true
+		}
+		client.CloseIdleConnections()
+	}
+}

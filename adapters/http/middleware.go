@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -23,10 +22,12 @@ const maxRequestID = 128
 const unmatchedRoute = "unmatched"
 
 // requestIDs makes ids unique across processes without a random read per
-// request: a random per-process prefix and a counter.
+// request: a random per-process prefix, then the connection's and the
+// request's numbers, which fasthttp keeps anyway. An id used to take a
+// counter that every request of the process added to; on two cores each
+// addition had to fetch the counter from the other core's cache.
 type requestIDs struct {
 	prefix string
-	n      atomic.Uint64
 }
 
 func newRequestIDs() *requestIDs {
@@ -35,9 +36,10 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
 }
 
-// appendNext appends a new id to b.
-func (r *requestIDs) appendNext(b []byte) []byte {
-	return strconv.AppendUint(append(b, r.prefix...), r.n.Add(1), 36)
+// appendID appends the id of the request ctx serves to b.
+func (r *requestIDs) appendID(b []byte, ctx *fasthttp.RequestCtx) []byte {
+	b = strconv.AppendUint(append(b, r.prefix...), ctx.ConnID(), 36)
+	return strconv.AppendUint(append(b, '-'), ctx.ConnRequestNum(), 36)
 }
 
 // headerRequestID is X-Request-ID as fasthttp stores it, so that setting it
@@ -55,7 +57,7 @@ func (s *Server) setRequestID(c *fiber.Ctx) {
 		return
 	}
 	var buf [64]byte
-	c.Response().Header.SetCanonical(headerRequestID, s.ids.appendNext(buf[:0]))
+	c.Response().Header.SetCanonical(headerRequestID, s.ids.appendID(buf[:0], c.Context()))
 }
 
 // requestID sets the request id (see setRequestID) and returns a copy.
