@@ -99,7 +99,7 @@ type buyerHandler func(c *fiber.Ctx, user string) error
 
 // buyer wraps h with the buyer's identification and rate limit, in one
 // Fiber handler: passing the buyer along as an argument, rather than in
-// Fiber's Locals through two more handlers, took about a tenth off the
+// Fiber's Locals through two more handlers, took about a fifth off the
 // server's own work for a ticketed status poll (BenchmarkTicketedPollHandler).
 func (s *Server) buyer(h buyerHandler) fiber.Handler {
 	return func(c *fiber.Ctx) error {

@@ -15,19 +15,20 @@ const limiterShards = 64
 // limiter keeps one token bucket per buyer, as GCRA: a bucket is the one
 // instant at which it will be full again (its theoretical arrival time), held
 // by value in a sharded map. A request costs one map lookup under its shard's
-// lock, with no allocation per buyer beyond the map slot. The map is keyed by
-// a 64-bit hash of the buyer's id under a per-process random seed, not the id
-// itself: a lookup then reads no string held elsewhere in memory (among a
-// line's many thousands of buckets each such read missed the cache, and
-// the limiter was the largest part of a ticketed poll's own work on the
-// wire), and the id is not copied. Two buyers whose ids hash alike would
-// share a bucket; with a million buyers the odds are about 1 in 37 million,
-// and the random seed keeps them from being chosen. the join of a new
+// lock, with no allocation per buyer beyond the map slot: the join of a new
 // buyer, the most common request of a sale's opening, makes a new bucket
 // every time. Buyers on different shards never contend, and buckets that have
 // refilled are dropped: a full bucket behaves exactly like a new one, so
 // eviction changes no answer while a line of a million buyers does not keep a
 // million buckets.
+//
+// The maps are keyed by a 64-bit hash of the buyer's id under a per-process
+// random seed, not by the id: a lookup then reads no string held elsewhere in
+// memory (among a line's many thousands of buckets each such read missed the
+// cache, and the limiter was the largest part of a ticketed poll's own work
+// on the wire), and the id is not kept. Two buyers whose ids hash alike share
+// a bucket; with a million buyers the odds are about 1 in 37 million, and the
+// random seed keeps anyone from choosing such ids.
 type limiter struct {
 	interval int64 // nanoseconds one token takes to come back
 	burst    int64
