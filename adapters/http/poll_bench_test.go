@@ -4,15 +4,12 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	httpapi "github.com/fastdeal/fastdeal/adapters/http"
-	"github.com/fastdeal/fastdeal/adapters/memory"
-	"github.com/fastdeal/fastdeal/application"
 	"github.com/fastdeal/fastdeal/domain/drop"
 )
 
@@ -23,17 +20,12 @@ import (
 // "hello", the yardstick test/baseline/bench.sh compares the poll with over
 // the network, where the kernel's read and write are most of either's cost.
 func BenchmarkTicketedPollHandler(b *testing.B) {
-	st := application.Stores{Drops: memory.NewDrops(), Inventory: memory.NewInventory(), Line: memory.NewLine(),
-		Ledger: memory.NewLedger(), Lease: memory.NewLease(nil)}
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
+	sales, cat := memoryUseCases()
 	ctx := context.Background()
 	if _, err := cat.Create(ctx, drop.Params{ID: "poll", Name: "bench", Kind: drop.KindGeneral, Stock: 1000,
 		Admission: drop.AdmissionQueued, Paused: true}); err != nil {
 		b.Fatal(err)
 	}
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
 	// As many buyers as bench.sh polls: their limiter buckets and tickets
 	// do not all fit in the caches, as on a real server.
 	const buyers = 20000

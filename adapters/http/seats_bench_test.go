@@ -27,11 +27,7 @@ import (
 //     so it is cut, rendered and compressed: what a client walking the
 //     drop costs.
 func BenchmarkSeatsRoute(b *testing.B) {
-	st := application.Stores{Drops: memory.NewDrops(), Inventory: memory.NewInventory(), Line: memory.NewLine(),
-		Ledger: memory.NewLedger(), Lease: memory.NewLease(nil)}
-	cache := application.NewDropCache(st.Drops, time.Hour)
-	recon := application.NewReconciler(st, nil)
-	cat := application.NewCatalog(st, cache, recon)
+	sales, cat := memoryUseCases()
 	// Long labels make the page as large as the route can answer.
 	labels := make([]string, drop.MaxSeats)
 	for i := range labels {
@@ -40,7 +36,6 @@ func BenchmarkSeatsRoute(b *testing.B) {
 	if _, err := cat.Create(context.Background(), drop.Params{ID: "bench-seats", Name: "bench", Kind: drop.KindSeated, Seats: labels}); err != nil {
 		b.Fatal(err)
 	}
-	sales := application.NewSales(st, cache, recon, application.SalesOptions{}, nil)
 	reg := prometheus.NewRegistry()
 	h := httpapi.New(httpapi.Config{AdminToken: "t"}, sales, cat, nil, reg, reg, nil).App().Handler()
 
@@ -81,6 +76,16 @@ func BenchmarkSeatsRoute(b *testing.B) {
 			b.ReportMetric(float64(size), "B/answer")
 		})
 	}
+}
+
+// memoryUseCases wires the use cases over memory adapters, with a drop
+// cache that never expires within a benchmark.
+func memoryUseCases() (*application.Sales, *application.Catalog) {
+	st := application.Stores{Drops: memory.NewDrops(), Inventory: memory.NewInventory(), Line: memory.NewLine(),
+		Ledger: memory.NewLedger(), Lease: memory.NewLease(nil)}
+	cache := application.NewDropCache(st.Drops, time.Hour)
+	recon := application.NewReconciler(st, nil)
+	return application.NewSales(st, cache, recon, application.SalesOptions{}, nil), application.NewCatalog(st, cache, recon)
 }
 
 // processCPU is the user and system CPU time this process has used, in ns.
