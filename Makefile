@@ -47,7 +47,7 @@ FUZZFLAGS ?=
 FUZZ_TARGETS := \
 	FuzzDecodeCreateDrop:./adapters/http FuzzDecodePatchDrop:./adapters/http FuzzDecodeClaim:./adapters/http \
 	FuzzBuyerToken:./adapters/http FuzzProblemWriter:./adapters/http FuzzToProblem:./adapters/http \
-	FuzzAppendJSONString:./adapters/http \
+	FuzzAppendJSONString:./adapters/http FuzzAppendETA:./adapters/http \
 	FuzzValidID:./domain/drop FuzzValidSeatLabel:./domain/drop
 
 .PHONY: fuzz
