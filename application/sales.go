@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -389,6 +390,11 @@ func (s *Sales) JoinLine(ctx context.Context, dropID, userID string) (LineView, 
 // snapshot of the line, without touching the store; an invalid, foreign or
 // expired one is ignored. Errors: drop.ErrInvalidID, drop.ErrNotFound,
 // drop.ErrNotQueued, waitline.ErrNotInLine, ErrUnavailable.
+//
+// dropID, userID and ticket may alias a buffer the caller reuses once the
+// call returns (the HTTP adapter passes its request's bytes): nothing here
+// keeps them, and they are copied before a store sees them, since a store
+// call given up at its deadline may still hold them.
 func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (LineView, error) {
 	polled := false
 	if ticket != "" {
@@ -403,6 +409,7 @@ func (s *Sales) LineStatus(ctx context.Context, dropID, userID, ticket string) (
 			}
 		}
 	}
+	dropID, userID = strings.Clone(dropID), strings.Clone(userID)
 	ctx, cancel := s.deadlines.bound(ctx)
 	defer cancel()
 	d, err := s.drop(ctx, dropID)

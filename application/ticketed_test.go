@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/fastdeal/fastdeal/application"
 	"github.com/fastdeal/fastdeal/domain/drop"
@@ -79,5 +80,85 @@ func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
 	tickets["u3"] = v.Ticket
 	if v := poll(2); v.Ticket != "" {
 		t.Fatalf("the new ticket was not honoured (a fresh one came back): %+v", v)
+	}
+}
+
+// The HTTP adapter hands LineStatus its request's bytes, which it reuses
+// once the answer is out: a poll, answered from the snapshot or from the
+// store, must leave nothing behind that aliases them. Here the strings
+// alias one buffer that is scribbled over after each call; the snapshot
+// must go on answering, and the drop and the buyer's standing must read
+// the same afterwards.
+func TestLineStatusKeepsNoBorrowedBytes(t *testing.T) {
+	ctx := context.Background()
+	st := memStores()
+	w := wire(st)
+	var fast atomic.Int64
+	sales := w.sales(application.SalesOptions{
+		TicketSecret: []byte("borrowed-test-secret"),
+		OnStatus: func(_ string, snapshot bool) {
+			if snapshot {
+				fast.Add(1)
+			}
+		},
+	})
+	d, err := w.cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5,
+		Admission: drop.AdmissionQueued, AdmitRate: 10, Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ticket string
+	for _, u := range []string{"u1", "u2"} {
+		v, _, err := sales.JoinLine(ctx, d.ID(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ticket = v.Ticket
+	}
+	buf := []byte(d.ID() + "u2" + ticket)
+	borrowed := func() (string, string, string) {
+		s := unsafe.String(unsafe.SliceData(buf), len(buf))
+		return s[:len(d.ID())], s[len(d.ID()) : len(d.ID())+2], s[len(d.ID())+2:]
+	}
+	scribble := func() {
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		copy(buf, d.ID()+"u2"+ticket)
+	}
+	// Until the snapshot has answered a few polls: the first ones register
+	// the line for its refresh, and a registration that kept the borrowed
+	// id would refresh a line named "xxx..." and never answer.
+	deadline := time.Now().Add(20 * time.Second)
+	for fast.Load() < 3 {
+		for _, tk := range []bool{true, false} {
+			dropID, user, tkt := borrowed()
+			if !tk {
+				tkt = ""
+			}
+			v, err := sales.LineStatus(ctx, dropID, user, tkt)
+			for i := range buf {
+				buf[i] = 'x'
+			}
+			if err != nil || v.Position != 2 {
+				t.Fatalf("poll (ticket %v): %+v %v, want position 2", tk, v, err)
+			}
+			scribble()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no poll was answered from the snapshot within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	v, err := sales.LineStatus(ctx, d.ID(), "u2", "")
+	if err != nil || v.Position != 2 {
+		t.Fatalf("after the borrowed polls: %+v %v, want position 2", v, err)
+	}
+	got, err := w.cat.Get(ctx, d.ID())
+	if err != nil || got.ID() != d.ID() {
+		t.Fatalf("drop after the borrowed polls: %v %v", got, err)
 	}
 }

@@ -202,7 +202,7 @@ func (s *Server) routes(gatherer prometheus.Gatherer) {
 	// No two routes here match the same path, so the order changes no answer.
 	v1.Post("/drops/:id/claims", s.buyer(s.claim))
 	v1.Post("/drops/:id/line", s.buyer(s.joinLine))
-	v1.Get("/drops/:id/line/me", s.buyer(s.lineStatus))
+	v1.Get("/drops/:id/line/me", s.buyerBorrowed(s.lineStatus))
 	v1.Delete("/drops/:id/line/me", s.buyer(s.leaveLine))
 	v1.Get("/me/issuances", s.buyer(s.myIssuances))
 

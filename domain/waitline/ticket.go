@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,10 @@ const (
 // a deployment shares. Safe for concurrent use.
 type Ticketer struct {
 	pool sync.Pool // of *macState
+	// epoch is the last epoch Verify decoded: a line keeps its epoch for
+	// its whole life, so nearly every poll finds it here instead of
+	// allocating a copy.
+	epoch atomic.Pointer[string]
 }
 
 // macState is a keyed HMAC with the scratch space of one signature: the
@@ -129,5 +134,16 @@ func (t *Ticketer) Verify(s, dropID, userID string, now time.Time) (Ticket, bool
 	if !now.Before(exp) {
 		return Ticket{}, false
 	}
-	return Ticket{Epoch: string(rest[1:]), Seq: int64(seq), Last: int64(last), Expires: exp}, true
+	return Ticket{Epoch: t.intern(rest[1:]), Seq: int64(seq), Last: int64(last), Expires: exp}, true
+}
+
+// intern returns b as a string, the one Verify returned before when it is
+// the same.
+func (t *Ticketer) intern(b []byte) string {
+	if p := t.epoch.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	e := string(b)
+	t.epoch.Store(&e)
+	return e
 }

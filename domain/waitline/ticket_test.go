@@ -67,3 +67,33 @@ func BenchmarkTicketVerify(b *testing.B) {
 		}
 	}
 }
+
+// Verify reuses the last epoch it decoded; tickets of lines with different
+// epochs, polled in turn (and concurrently, under -race), each still come
+// back with their own.
+func TestTicketEpochsOfSeveralLines(t *testing.T) {
+	tk := waitline.NewTicketer([]byte("0123456789abcdef0123"))
+	now := time.Unix(1_800_000_000, 0)
+	epochs := []string{"aaaa", "bbbb", "aaab", "", "0123456789abcdef0123456789abcdef"}
+	tickets := make([]string, len(epochs))
+	for i, e := range epochs {
+		tickets[i] = tk.Issue("d", "alice", waitline.Ticket{Epoch: e, Seq: int64(i + 1), Expires: now.Add(time.Hour)})
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for n := range 2000 {
+				i := (n + g) % len(epochs)
+				got, ok := tk.Verify(tickets[i], "d", "alice", now)
+				if !ok || got.Epoch != epochs[i] || got.Seq != int64(i+1) {
+					t.Errorf("ticket %d: %+v %v, want epoch %q", i, got, ok, epochs[i])
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
