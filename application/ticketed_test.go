@@ -124,7 +124,6 @@ func TestLineStatusKeepsNoBorrowedBytes(t *testing.T) {
 		for i := range buf {
 			buf[i] = 'x'
 		}
-		copy(buf, d.ID()+"u2"+ticket)
 	}
 	// Until the snapshot has answered a few polls: the first ones register
 	// the line for its refresh, and a registration that kept the borrowed
@@ -137,22 +136,18 @@ func TestLineStatusKeepsNoBorrowedBytes(t *testing.T) {
 				tkt = ""
 			}
 			v, err := sales.LineStatus(ctx, dropID, user, tkt)
-			for i := range buf {
-				buf[i] = 'x'
-			}
+			scribble()
 			if err != nil || v.Position != 2 {
 				t.Fatalf("poll (ticket %v): %+v %v, want position 2", tk, v, err)
 			}
-			scribble()
+			copy(buf, d.ID()+"u2"+ticket)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no poll was answered from the snapshot within 20 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for i := range buf {
-		buf[i] = 'x'
-	}
+	scribble()
 	v, err := sales.LineStatus(ctx, d.ID(), "u2", "")
 	if err != nil || v.Position != 2 {
 		t.Fatalf("after the borrowed polls: %+v %v, want position 2", v, err)
