@@ -11,16 +11,10 @@ import (
 	"github.com/fastdeal/fastdeal/domain/drop"
 )
 
-// A ticketed poll whose position has not changed carries no ticket (the
-// client keeps the presented one) instead of signing a new one; once the line
-// moves, the answer carries a new ticket that tells the better position, and
-// that one is honoured.
-func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
-	ctx := context.Background()
-	st := memStores()
-	w := wire(st)
-	cat := w.cat
-	var fast atomic.Int64
+// snapshotCounting wires Sales with a ticket secret and counts the polls it
+// answers from the line snapshot.
+func snapshotCounting(w wiring) (*application.Sales, *atomic.Int64) {
+	fast := new(atomic.Int64)
 	sales := w.sales(application.SalesOptions{
 		TicketSecret: []byte("ticketed-test-secret"),
 		OnStatus: func(_ string, snapshot bool) {
@@ -29,6 +23,18 @@ func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
 			}
 		},
 	})
+	return sales, fast
+}
+
+// A ticketed poll whose position has not changed carries no ticket (the
+// client keeps the presented one) instead of signing a new one; once the line
+// moves, the answer carries a new ticket that tells the better position, and
+// that one is honoured.
+func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
+	ctx := context.Background()
+	w := wire(memStores())
+	cat := w.cat
+	sales, fast := snapshotCounting(w)
 	d, err := cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5,
 		Admission: drop.AdmissionQueued, AdmitRate: 10, Paused: true})
 	if err != nil {
@@ -91,17 +97,8 @@ func TestTicketedPollKeepsTheTicketUntilThePositionChanges(t *testing.T) {
 // the same afterwards.
 func TestLineStatusKeepsNoBorrowedBytes(t *testing.T) {
 	ctx := context.Background()
-	st := memStores()
-	w := wire(st)
-	var fast atomic.Int64
-	sales := w.sales(application.SalesOptions{
-		TicketSecret: []byte("borrowed-test-secret"),
-		OnStatus: func(_ string, snapshot bool) {
-			if snapshot {
-				fast.Add(1)
-			}
-		},
-	})
+	w := wire(memStores())
+	sales, fast := snapshotCounting(w)
 	d, err := w.cat.Create(ctx, drop.Params{Name: "q", Kind: drop.KindGeneral, Stock: 5,
 		Admission: drop.AdmissionQueued, AdmitRate: 10, Paused: true})
 	if err != nil {

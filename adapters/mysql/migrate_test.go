@@ -1,11 +1,14 @@
 package mysql
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/fastdeal/fastdeal/domain/issuance"
 )
@@ -140,33 +143,42 @@ func TestCheckMigratedUnreachable(t *testing.T) {
 	}
 }
 
+// withoutMigration returns a fresh database with every migration applied
+// but file (such as "20260301000004_drop_waiting"), which its own down script
+// then undid: the schema a rolling deploy finds before it applies file. The
+// tests that start here also prove that the down script undoes exactly what
+// the up script did.
+func withoutMigration(t *testing.T, file string) (*bun.DB, context.Context) {
+	t.Helper()
+	db, err := Open(dsnVia(t, "", freshDatabase(t)), PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := ctxT(t)
+	if _, err := MigrateUp(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	down, err := migrationFiles.ReadFile("migrations/" + file + ".down.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, string(down)); err != nil {
+		t.Fatalf("%s down script: %v", file, err)
+	}
+	version, _, _ := strings.Cut(file, "_")
+	if _, err := db.ExecContext(ctx, "DELETE FROM "+migrationsTable+" WHERE name = ?", version); err != nil {
+		t.Fatal(err)
+	}
+	return db, ctx
+}
+
 // TestDropWaitingMigrationKeepsOldDrops applies the waiting-at-scale columns
 // to a drops table that already holds a row written before them, as a
 // rolling deploy does, and reads that drop back with the old behaviour: no
 // pre-queue, no cap on active passes.
 func TestDropWaitingMigrationKeepsOldDrops(t *testing.T) {
-	name := freshDatabase(t)
-	db, err := Open(dsnVia(t, "", name), PoolOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := ctxT(t)
-	if _, err := MigrateUp(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	// Back to the schema before 0004, by its own down script, so the test
-	// also proves that script undoes exactly what the up script did.
-	down, err := migrationFiles.ReadFile("migrations/20260301000004_drop_waiting.down.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, string(down)); err != nil {
-		t.Fatalf("down script: %v", err)
-	}
-	if _, err := db.ExecContext(ctx, "DELETE FROM "+migrationsTable+" WHERE name = ?", "20260301000004"); err != nil {
-		t.Fatal(err)
-	}
+	db, ctx := withoutMigration(t, "20260301000004_drop_waiting")
 	if err := CheckMigrated(ctx, db); !errors.Is(err, ErrNotMigrated) || !strings.Contains(err.Error(), "20260301000004_drop_waiting") {
 		t.Fatalf("CheckMigrated before 0004 = %v, want it pending", err)
 	}
@@ -195,26 +207,7 @@ func TestDropWaitingMigrationKeepsOldDrops(t *testing.T) {
 // n) and a second buyer for a seat, and that a buyer's and a drop's lists
 // still have an index to read and come back in issue order.
 func TestIssuanceIndexMigration(t *testing.T) {
-	name := freshDatabase(t)
-	db, err := Open(dsnVia(t, "", name), PoolOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := ctxT(t)
-	if _, err := MigrateUp(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	down, err := migrationFiles.ReadFile("migrations/20261126000005_issuance_indexes.down.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, string(down)); err != nil {
-		t.Fatalf("down script: %v", err)
-	}
-	if _, err := db.ExecContext(ctx, "DELETE FROM "+migrationsTable+" WHERE name = ?", "20261126000005"); err != nil {
-		t.Fatal(err)
-	}
+	db, ctx := withoutMigration(t, "20261126000005_issuance_indexes")
 	base := now()
 	insert := func(id, dropID, user, seat string, n int, at time.Time) error {
 		var s any
