@@ -4,6 +4,9 @@
 # runs wrk -t1 -c64 (claim.lua) against A then B on new drops, printing
 # test/baseline/cpu.sh's line per run and each ledger's batch sizes last.
 # Usage: test/baseline/ab.sh A_BINARY B_BINARY [rounds]   (SECS=5 per run)
+# B_SQL, when set, runs against B's database after its migration: the same
+# binary twice with B_SQL compares two schemas (docs/benchmarks.md, "Fifth
+# round").
 set -euo pipefail
 a=${1:?binary A}; b=${2:?binary B}; rounds=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +25,7 @@ start() { # binary database port
 }
 start "$a" fastdeal_ab_a 18500
 start "$b" fastdeal_ab_b 18510
+if [ -n "${B_SQL:-}" ]; then mariadb -h 127.0.0.1 -u root fastdeal_ab_b -e "$B_SQL"; fi
 mk() { curl -sf -X POST "$1/v1/admin/drops" -H "Authorization: Bearer bench" \
   -d "{\"id\":\"$2\",\"name\":\"bench\",\"kind\":\"general\",\"stock\":10000000}" >/dev/null; }
 uptime
