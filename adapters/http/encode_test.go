@@ -58,23 +58,26 @@ var etaSeeds = []float64{0, -0.0, -1, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.16, 0.
 	12.3456, 999.999, 1000, 86399.9999, 1e9 + 0.123, 1e12 - 0.001, 1e12, 1e12 + 0.5, 1e15, 1e300,
 	math.NaN(), math.Inf(1), math.Inf(-1), math.SmallestNonzeroFloat64, math.MaxFloat64}
 
-func TestAppendETAMatchesStrconv(t *testing.T) {
-	check := func(eta float64) {
-		if got, want := string(appendETA(nil, eta)), etaBefore(eta); got != want {
-			t.Fatalf("eta %v: got %s, want %s", eta, got, want)
-		}
+// checkETA fails t unless appendETA writes eta as etaBefore does.
+func checkETA(t *testing.T, eta float64) {
+	t.Helper()
+	if got, want := string(appendETA(nil, eta)), etaBefore(eta); got != want {
+		t.Fatalf("eta %v: got %s, want %s", eta, got, want)
 	}
+}
+
+func TestAppendETAMatchesStrconv(t *testing.T) {
 	for _, eta := range etaSeeds {
-		check(eta)
+		checkETA(t, eta)
 	}
 	// Every millisecond of the first 100 seconds, and a spread of larger
 	// values at every scale a line can have.
 	for ms := range 100_000 {
-		check(float64(ms) / 1000)
+		checkETA(t, float64(ms)/1000)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 1_000_000 {
-		check(math.Pow(10, r.Float64()*16) * r.Float64())
+		checkETA(t, math.Pow(10, r.Float64()*16)*r.Float64())
 	}
 }
 
@@ -82,9 +85,5 @@ func FuzzAppendETA(f *testing.F) {
 	for _, eta := range etaSeeds {
 		f.Add(eta)
 	}
-	f.Fuzz(func(t *testing.T, eta float64) {
-		if got, want := string(appendETA(nil, eta)), etaBefore(eta); got != want {
-			t.Fatalf("eta %v: got %s, want %s", eta, got, want)
-		}
-	})
+	f.Fuzz(checkETA)
 }
